@@ -1,0 +1,131 @@
+package dev.refkit;
+
+import java.util.Iterator;
+import java.util.StringJoiner;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Call-site tracing for {@link MultiOpen} and {@link Shared}: where the live opens came from
+ * and where the last final close came from. Only objects with tracing on have one, so the
+ * fast paths of the others pay a null check on a final field and nothing more.
+ *
+ * <p><b>Thread safety.</b> Safe for concurrent use; {@link #toString()} never blocks.
+ */
+final class CallSites {
+
+    /** The system property that turns tracing on for every object created afterwards. */
+    static final String PROPERTY = "dev.refkit.traceCallSites";
+
+    private static final StackWalker WALKER = StackWalker.getInstance();
+
+    /** One recorded call: the first frame outside Refkit's own classes, and the thread. */
+    static final class Site {
+        final String where;
+        final String thread;
+        final long threadId;
+
+        Site(String where, Thread t) {
+            this.where = where;
+            this.thread = t.getName();
+            this.threadId = t.getId();
+        }
+
+        @Override
+        public String toString() {
+            return where + " [" + thread + "]";
+        }
+    }
+
+    private final ConcurrentLinkedDeque<Site> live = new ConcurrentLinkedDeque<>();
+    private volatile @Nullable Site lastClose;
+
+    /** Returns whether the system property asks for tracing on every object. */
+    static boolean globallyOn() {
+        return Boolean.getBoolean(PROPERTY);
+    }
+
+    /** Records an open made by the current thread and returns its site. */
+    Site opened() {
+        Site s = capture();
+        live.add(s);
+        return s;
+    }
+
+    /** Forgets an open that failed before it counted. */
+    void cancelled(Site s) {
+        live.removeFirstOccurrence(s);
+    }
+
+    /**
+     * Records a close. {@code s} is the site of the open being closed when it is known (a
+     * handle or lease); otherwise the current thread's latest open is taken, else the oldest.
+     */
+    void closed(@Nullable Site s, boolean last) {
+        if (s != null) {
+            live.removeFirstOccurrence(s);
+        } else {
+            long me = Thread.currentThread().getId();
+            boolean removed = false;
+            for (Iterator<Site> it = live.descendingIterator(); it.hasNext(); ) {
+                Site o = it.next();
+                if (o.threadId == me && live.removeLastOccurrence(o)) {
+                    removed = true;
+                    break;
+                }
+            }
+            if (!removed) {
+                live.pollFirst();
+            }
+        }
+        if (last) {
+            lastClose = capture();
+        }
+    }
+
+    /** Returns " (last close at X)" or "" when no close has been recorded yet. */
+    String lastCloseSuffix() {
+        Site s = lastClose;
+        return s == null ? "" : " (last close at " + s + ")";
+    }
+
+    /** Returns " (open at A, at B)" for the live opens, or "" if there are none. */
+    String liveSuffix() {
+        String opens = liveList();
+        return opens.isEmpty() ? "" : " (" + opens + ")";
+    }
+
+    private String liveList() {
+        StringJoiner j = new StringJoiner(", ");
+        for (Site s : live) {
+            j.add("open at " + s);
+        }
+        return j.toString();
+    }
+
+    /** Appends the traced sites to a {@code toString()} body. */
+    void appendTo(StringBuilder sb) {
+        sb.append(", opens=[").append(liveList()).append(']');
+        Site s = lastClose;
+        if (s != null) {
+            sb.append(", lastClose=").append(s);
+        }
+    }
+
+    private static Site capture() {
+        String where = WALKER.walk(frames -> frames
+                .filter(f -> !isInternal(f.getClassName()))
+                .findFirst()
+                .map(Object::toString)
+                .orElse("unknown"));
+        return new Site(where, Thread.currentThread());
+    }
+
+    private static boolean isInternal(String className) {
+        return className.equals("dev.refkit.MultiOpen")
+                || className.startsWith("dev.refkit.MultiOpen$")
+                || className.equals("dev.refkit.Shared")
+                || className.startsWith("dev.refkit.Shared$")
+                || className.startsWith("dev.refkit.CallSites");
+    }
+}

@@ -1,0 +1,800 @@
+package dev.refkit;
+
+import com.google.common.util.concurrent.Uninterruptibles;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A base class for a resource that starts up on its first {@link #open()} and shuts down on
+ * its last {@link #close()}, however many threads share it.
+ *
+ * <pre>{@code
+ * final class Db extends MultiOpen {
+ *     private Connection conn;
+ *     protected void startup() throws SQLException { conn = DriverManager.getConnection(URL); }
+ *     protected void shutdown() throws SQLException { conn.close(); }
+ *     ResultSet query(String sql) throws SQLException { ensureOpen(); return ...; }
+ * }
+ *
+ * try (Handle h = db.open()) {   // the first open runs startup()
+ *     db.query("select 1");
+ * }                              // the last close runs shutdown()
+ * }</pre>
+ *
+ * <p><b>Lifecycle.</b> A <em>cycle</em> goes {@link State#STARTING STARTING} (the first open
+ * runs {@link #startup()}), {@link State#OPEN OPEN}, {@link State#SHUTTING_DOWN
+ * SHUTTING_DOWN} (the last close runs {@link #shutdown()}), then {@link State#CLOSED CLOSED},
+ * or {@link State#FINALIZING FINALIZING} until {@link #finalizeNow()} if
+ * {@link #finalizeLater()} says so. A later open starts a new cycle. {@code startup()} and
+ * {@code shutdown()} each run exactly once per cycle and never at the same time.
+ *
+ * <p><b>Thread safety.</b> Every public method is safe to call from any thread. An
+ * {@code open()} or {@code close()} that does not move the count to or from zero is one CAS
+ * on one field and takes no lock. The first open and the last close take this object's
+ * lifecycle lock (a {@link ReentrantLock}, never {@code synchronized}, so virtual threads do
+ * not pin) and run the hook <em>while holding it</em>: an open that arrives meanwhile waits
+ * for the hook to finish. The lock is this object's own; no other object's work waits on it.
+ * {@link #state()}, {@link #openCount()} and {@link #toString()} never block.
+ *
+ * <p><b>Memory consistency effects.</b> {@code startup()} happens-before every
+ * {@code open()} of its cycle returns. Actions in a thread before it calls {@code close()}
+ * (or closes a {@link Handle}) happen-before {@code shutdown()} of that cycle runs, and
+ * {@code shutdown()} happens-before {@code join()} returns for that cycle.
+ *
+ * <p><b>Hooks calling back.</b> Calling {@code open()} or {@code close()} on the same
+ * object from inside its own {@code startup()} or {@code shutdown()} (the thread that holds
+ * the lifecycle lock) never deadlocks: it throws {@link IllegalStateException}, for example
+ * {@code "db: open() called from inside startup()"}; so do {@link #join()} from inside a
+ * hook (it would wait for itself) and {@link #closeIfOpen()} inside {@code startup()}.
+ * {@link #ensureOpen()} passes on that thread while a hook runs, so the subclass's own
+ * methods guarded by it work from the hooks.
+ *
+ * <p><b>Call-site tracing.</b> Off by default. Turn it on for one object with
+ * {@link #MultiOpen(String, boolean)}, or for every object created afterwards with the
+ * system property {@code -Ddev.refkit.traceCallSites=true}. It records where each live open
+ * came from and where the last final close came from, and names them in error messages and
+ * {@code toString()}. It costs a stack walk per open and close, so it is for debugging.
+ */
+public abstract class MultiOpen {
+
+    /** The phase of a {@link MultiOpen}, as {@link #state()} reports it. */
+    public enum State {
+        /** Never opened (or every startup so far has failed). */
+        NEW,
+        /** The first open of a cycle is running {@code startup()}. */
+        STARTING,
+        /** Started up, with at least one open. */
+        OPEN,
+        /** The last close is running {@code shutdown()}. */
+        SHUTTING_DOWN,
+        /** Shut down, waiting for {@code finalizeNow()} (only if {@code finalizeLater()}). */
+        FINALIZING,
+        /** Shut down and finalized; the next open starts a new cycle. */
+        CLOSED
+    }
+
+    private static final State[] STATES = State.values();
+    private static final int NEW = 0;
+    private static final int STARTING = 1;
+    private static final int OPEN = 2;
+    private static final int SHUTTING_DOWN = 3;
+    private static final int FINALIZING = 4;
+    private static final int CLOSED = 5;
+
+    // state: bits 0-31 the open count, bits 32-34 the phase, bits 35-63 the number of the
+    // latest startup attempt (it tells openers waiting on a startup which attempt it was).
+    private static final int PHASE_SHIFT = 32;
+    private static final long PHASE_MASK = 7L << PHASE_SHIFT;
+    private static final long EPOCH_ONE = 1L << 35;
+    private static final long EPOCH_MASK = -EPOCH_ONE;
+    private static final long OPEN_BITS = (long) OPEN << PHASE_SHIFT;
+    private static final int MAX_COUNT = Integer.MAX_VALUE;
+
+    static final int CLOSE = 0;
+    static final int CLOSE_FINAL = 1;
+    static final int CLOSE_IF_OPEN = 2;
+
+    /** One startup attempt: openers that find it running wait on it instead of the lock. */
+    private static final class Attempt {
+        final long epoch;
+        final CountDownLatch done = new CountDownLatch(1);
+        @Nullable Throwable failure; // written before done.countDown(), read after await
+
+        Attempt(long epoch) {
+            this.epoch = epoch;
+        }
+    }
+
+    private final String name;
+    private final boolean shared;
+    private final @Nullable CallSites sites;
+    private final ReentrantLock lock = new ReentrantLock();
+
+    private volatile long state;
+    /** The latest startup attempt; set before the state says STARTING. */
+    private volatile @Nullable Attempt attempt;
+    /** Released when the current cycle is finalized; null when there is none pending. */
+    private volatile @Nullable CountDownLatch finalized;
+    /** finalizeNow() was called from inside shutdown(); guarded by lock. */
+    private boolean finalizeRequested;
+
+    /** Creates an object named after its class's simple name. */
+    protected MultiOpen() {
+        this(null, CallSites.globallyOn(), false);
+    }
+
+    /**
+     * Creates an object with the given name, used in every message and in
+     * {@code toString()}.
+     *
+     * @param name the name
+     * @throws NullPointerException if {@code name} is null
+     */
+    protected MultiOpen(String name) {
+        this(Objects.requireNonNull(name, "name"), CallSites.globallyOn(), false);
+    }
+
+    /**
+     * Creates an object with the given name and call-site tracing on or off, whatever the
+     * system property says.
+     *
+     * @param name the name
+     * @param traceCallSites whether to record where opens and the last close came from
+     * @throws NullPointerException if {@code name} is null
+     */
+    protected MultiOpen(String name, boolean traceCallSites) {
+        this(Objects.requireNonNull(name, "name"), traceCallSites, false);
+    }
+
+    /** For {@link Shared}: its engine names itself after the value's hooks. */
+    MultiOpen(@Nullable String name, boolean traceCallSites, boolean shared) {
+        this.name = name != null ? name : getClass().getSimpleName();
+        this.shared = shared;
+        this.sites = traceCallSites ? new CallSites() : null;
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    /**
+     * Starts the resource up. Called exactly once per cycle, by the open that takes the
+     * count from 0 to 1, in that thread, while it holds the lifecycle lock; every other
+     * opener waits until it returns. Does nothing by default.
+     *
+     * @throws Exception if the resource cannot start; the opener and every opener waiting on
+     *     this attempt throw it, the count goes back to 0 and the next open tries again
+     */
+    protected void startup() throws Exception {}
+
+    /**
+     * Shuts the resource down. Called exactly once per cycle, by the close that takes the
+     * count from 1 to 0, in that thread, while it holds the lifecycle lock; an open that
+     * arrives meanwhile waits for it, then starts the next cycle. Does nothing by default.
+     *
+     * @throws Exception if shutting down fails; the cycle ends closed and finalized all the
+     *     same and the closing call throws it
+     */
+    protected void shutdown() throws Exception {}
+
+    /**
+     * Returns whether the last close should leave the cycle {@link State#FINALIZING} until the
+     * subclass calls {@link #finalizeNow()} (for example once a queue has drained), so that
+     * {@link #join()} waits for that. Called once per cycle, right after a successful
+     * {@code shutdown()}, under the lifecycle lock. Returns {@code false} by default.
+     *
+     * @return true to finalize later with {@code finalizeNow()}
+     */
+    protected boolean finalizeLater() {
+        return false;
+    }
+
+    // ---------------------------------------------------------------- opening
+
+    /**
+     * Opens this object: increments the count, and on the first open of a cycle runs
+     * {@link #startup()} in this thread. Returns once startup has finished, whoever ran it.
+     *
+     * <p><b>Blocking and interrupts.</b> Blocks while another thread runs {@code startup()}
+     * or {@code shutdown()}, like {@link java.util.concurrent.locks.Lock#lock()}: an interrupt
+     * does not end the wait, and the thread's interrupt flag is still set when this returns.
+     *
+     * @return a handle whose {@link Handle#close()} closes this open exactly once
+     * @throws RuntimeException if {@code startup()} threw, in this thread or in the thread
+     *     whose startup this call waited for: an unchecked exception as itself, a checked one
+     *     wrapped in a {@link LifecycleException}; the open is not counted
+     * @throws IllegalStateException if called from inside this object's own
+     *     {@code startup()} or {@code shutdown()}, or if the count would overflow
+     */
+    public final Handle open() {
+        long s = state;
+        if ((s & PHASE_MASK) != OPEN_BITS || (int) s == MAX_COUNT || !casState(s, s + 1)) {
+            openSlow(false);
+        }
+        CallSites t = sites;
+        return new OpenHandle(this, t == null ? null : t.opened());
+    }
+
+    /**
+     * Opens this object like {@link #open()}, but gives up if the thread is interrupted
+     * before or while it waits, and then the open is not counted.
+     *
+     * @return a handle whose {@link Handle#close()} closes this open exactly once
+     * @throws InterruptedException if the thread is interrupted on entry or while waiting
+     *     for another thread's {@code startup()} or {@code shutdown()} (the flag is cleared)
+     * @throws RuntimeException if {@code startup()} threw (see {@link #open()})
+     * @throws IllegalStateException if called from inside this object's own hooks, or if
+     *     the count would overflow
+     */
+    public final Handle openInterruptibly() throws InterruptedException {
+        acquireInterruptibly();
+        CallSites t = sites;
+        return new OpenHandle(this, t == null ? null : t.opened());
+    }
+
+    /** Counts one open without making a handle (for {@link Shared}). */
+    final void acquire() {
+        long s = state;
+        if ((s & PHASE_MASK) != OPEN_BITS || (int) s == MAX_COUNT || !casState(s, s + 1)) {
+            openSlow(false);
+        }
+    }
+
+    /** Counts one open without making a handle, interruptibly (for {@link Shared}). */
+    final void acquireInterruptibly() throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException(name + ": interrupted before open");
+        }
+        long s = state;
+        if ((s & PHASE_MASK) != OPEN_BITS || (int) s == MAX_COUNT || !casState(s, s + 1)) {
+            try {
+                openSlow(true);
+            } catch (InterruptedWhileOpening e) {
+                throw e.unwrap();
+            }
+        }
+    }
+
+    /** The checked InterruptedException carried out of the one slow path shared by both. */
+    private static final class InterruptedWhileOpening extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        InterruptedWhileOpening(InterruptedException cause) {
+            super(cause);
+        }
+
+        InterruptedException unwrap() {
+            return (InterruptedException) Objects.requireNonNull(getCause());
+        }
+    }
+
+    private void openSlow(boolean interruptibly) {
+        for (;;) {
+            long s = state;
+            int phase = phaseOf(s);
+            if (phase == OPEN) {
+                if ((int) s == MAX_COUNT) {
+                    throw new IllegalStateException(name + ": too many opens");
+                }
+                if (casState(s, s + 1)) {
+                    return;
+                }
+            } else if (phase == STARTING && !lock.isHeldByCurrentThread()) {
+                awaitAttempt(s, interruptibly);
+            } else if (startCycle(s, interruptibly)) {
+                return;
+            }
+        }
+    }
+
+    /** Waits for the startup attempt seen in {@code s}; throws what it threw. */
+    private void awaitAttempt(long s, boolean interruptibly) {
+        Attempt a = attempt;
+        if (a == null || a.epoch != (s & EPOCH_MASK)) {
+            return; // that attempt is over; look again
+        }
+        if (interruptibly) {
+            try {
+                a.done.await();
+            } catch (InterruptedException e) {
+                throw new InterruptedWhileOpening(e);
+            }
+        } else {
+            Uninterruptibles.awaitUninterruptibly(a.done);
+        }
+        Throwable failure = a.failure;
+        if (failure != null) {
+            throw Checks.unchecked(failure, hookFailed(true));
+        }
+    }
+
+    /**
+     * Takes the lifecycle lock and, if nobody opened meanwhile, runs the first open of a
+     * cycle. Returns true if this call counted the open, false to look again.
+     */
+    private boolean startCycle(long seen, boolean interruptibly) {
+        if (interruptibly) {
+            try {
+                lock.lockInterruptibly();
+            } catch (InterruptedException e) {
+                throw new InterruptedWhileOpening(e);
+            }
+        } else {
+            lock.lock();
+        }
+        try {
+            long s = state;
+            int phase = phaseOf(s);
+            switch (phase) {
+                case OPEN:
+                    return false; // someone else started it; use the fast path
+                case STARTING:
+                    throw new IllegalStateException(
+                            name + ": " + openOp() + " called from inside " + hook(true));
+                case SHUTTING_DOWN:
+                    throw new IllegalStateException(
+                            name + ": " + openOp() + " called from inside " + hook(false));
+                case NEW:
+                case FINALIZING:
+                case CLOSED:
+                    runStartup(s, phase);
+                    return true;
+                default:
+                    throw new AssertionError("state " + Long.toHexString(s) + " seen " + seen);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs startup() for a new cycle; the caller holds the lock and the count is 0. */
+    private void runStartup(long s, int previousPhase) {
+        long epoch = (s + EPOCH_ONE) & EPOCH_MASK;
+        Attempt a = new Attempt(epoch);
+        attempt = a;
+        CountDownLatch gate = finalized;
+        boolean newGate = gate == null;
+        if (newGate) {
+            finalized = new CountDownLatch(1);
+        }
+        state = pack(epoch, STARTING, 1);
+        try {
+            startup();
+        } catch (Throwable t) {
+            if (newGate) {
+                CountDownLatch g = Objects.requireNonNull(finalized);
+                finalized = null;
+                g.countDown();
+            }
+            state = pack(epoch, previousPhase, 0);
+            a.failure = t;
+            a.done.countDown();
+            throw Checks.unchecked(t, hookFailed(true));
+        }
+        state = pack(epoch, OPEN, 1);
+        a.done.countDown();
+    }
+
+    // ---------------------------------------------------------------- closing
+
+    /**
+     * Closes one open: decrements the count, and on the last close of a cycle runs
+     * {@link #shutdown()} in this thread, then finalizes the cycle unless
+     * {@link #finalizeLater()} returns true.
+     *
+     * <p><b>Blocking.</b> Does not block unless this is the last open (it then runs
+     * {@code shutdown()}) or another thread is running a hook. Not interruptible.
+     *
+     * @throws IllegalStateException {@code "NAME: close() before any open()"} if this object
+     *     was never opened; {@code "NAME: close() without a matching open()"} if the count is
+     *     already 0 (with tracing on, naming where the last close came from); or if called
+     *     from inside this object's own {@code startup()} or {@code shutdown()}
+     * @throws RuntimeException if {@code shutdown()} threw (an unchecked exception as
+     *     itself, a checked one wrapped in a {@link LifecycleException}); the cycle is closed
+     *     and finalized all the same
+     */
+    public final void close() {
+        release(CLOSE, null);
+    }
+
+    /**
+     * Closes like {@link #close()}, then throws if that was not the last open (the count
+     * stays decremented).
+     *
+     * @throws IllegalStateException {@code "NAME: closeFinal() but N opens remain"} if other
+     *     opens remain (with tracing on, naming where they came from), or as {@link #close()}
+     * @throws RuntimeException if {@code shutdown()} threw (see {@link #close()})
+     */
+    public final void closeFinal() {
+        release(CLOSE_FINAL, null);
+    }
+
+    /**
+     * Closes like {@link #close()} if the count is above 0; otherwise does nothing.
+     *
+     * @return true if this call closed an open, false if the count was 0 (also inside this
+     *     object's own {@code shutdown()})
+     * @throws IllegalStateException if called from inside this object's own
+     *     {@code startup()}
+     * @throws RuntimeException if {@code shutdown()} threw (see {@link #close()})
+     */
+    public final boolean closeIfOpen() {
+        return release(CLOSE_IF_OPEN, null);
+    }
+
+    /** Closes one open; {@code site} is that open's recorded site, if known. */
+    final boolean release(int mode, CallSites.@Nullable Site site) {
+        long s = state;
+        if ((s & PHASE_MASK) == OPEN_BITS && (int) s > 1 && casState(s, s - 1)) {
+            return released(mode, site, (int) s - 1);
+        }
+        return releaseSlow(mode, site);
+    }
+
+    private boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
+        CallSites t = sites;
+        if (t != null) {
+            t.closed(site, remaining == 0);
+        }
+        if (mode == CLOSE_FINAL && remaining > 0) {
+            throw new IllegalStateException(name + ": closeFinal() but " + remaining
+                    + " opens remain" + (t == null ? "" : t.liveSuffix()));
+        }
+        return true;
+    }
+
+    private boolean releaseSlow(int mode, CallSites.@Nullable Site site) {
+        lock.lock();
+        try {
+            for (;;) {
+                long s = state;
+                int phase = phaseOf(s);
+                switch (phase) {
+                    case OPEN:
+                        if ((int) s > 1) {
+                            if (casState(s, s - 1)) {
+                                return released(mode, site, (int) s - 1);
+                            }
+                        } else if (casState(s, pack(s & EPOCH_MASK, SHUTTING_DOWN, 0))) {
+                            released(mode, site, 0);
+                            runShutdown();
+                            return true;
+                        }
+                        break;
+                    case STARTING:
+                        throw new IllegalStateException(
+                                name + ": " + closeOp(mode) + " called from inside " + hook(true));
+                    case SHUTTING_DOWN:
+                        if (mode == CLOSE_IF_OPEN) {
+                            return false;
+                        }
+                        throw new IllegalStateException(
+                                name + ": " + closeOp(mode) + " called from inside " + hook(false));
+                    case NEW:
+                        if (mode == CLOSE_IF_OPEN) {
+                            return false;
+                        }
+                        throw new IllegalStateException(
+                                name + ": " + closeOp(mode) + " before any " + openOp());
+                    case FINALIZING:
+                    case CLOSED:
+                        if (mode == CLOSE_IF_OPEN) {
+                            return false;
+                        }
+                        CallSites t = sites;
+                        throw new IllegalStateException(name + ": " + closeOp(mode)
+                                + " without a matching " + openOp()
+                                + (t == null ? "" : t.lastCloseSuffix()));
+                    default:
+                        throw new AssertionError("state " + Long.toHexString(s));
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs shutdown() and ends the cycle; the caller holds the lock, state SHUTTING_DOWN. */
+    private void runShutdown() {
+        Throwable failure = null;
+        boolean later = false;
+        try {
+            shutdown();
+            later = finalizeLater() && !finalizeRequested;
+        } catch (Throwable t) {
+            failure = t;
+        }
+        finalizeRequested = false;
+        long epoch = state & EPOCH_MASK;
+        if (later) {
+            state = pack(epoch, FINALIZING, 0);
+        } else {
+            state = pack(epoch, CLOSED, 0);
+            releaseJoiners();
+        }
+        if (failure != null) {
+            throw Checks.unchecked(failure, hookFailed(false));
+        }
+    }
+
+    private void releaseJoiners() {
+        CountDownLatch g = finalized;
+        if (g != null) {
+            finalized = null;
+            g.countDown();
+        }
+    }
+
+    /**
+     * Finalizes a cycle left {@link State#FINALIZING} by a {@link #finalizeLater()} that
+     * returned true: releases the threads in {@link #join()}. May be called from any thread;
+     * called from inside {@code shutdown()}, it finalizes the cycle as soon as
+     * {@code shutdown()} returns, whatever {@code finalizeLater()} says. Blocks while
+     * another thread runs a hook.
+     *
+     * <p>If the object was opened again before this call, the pending finalization belongs
+     * to the new cycle: joiners wait for its end, and this call must wait for it too.
+     *
+     * @throws IllegalStateException if the state is not {@code FINALIZING} (nor a
+     *     {@code shutdown()} running in this thread): a second call for the same cycle, a
+     *     call while open, or one before any open; the message names the state
+     */
+    protected final void finalizeNow() {
+        lock.lock();
+        try {
+            long s = state;
+            int phase = phaseOf(s);
+            if (phase == FINALIZING) {
+                state = pack(s & EPOCH_MASK, CLOSED, 0);
+                releaseJoiners();
+                return;
+            }
+            if (phase == SHUTTING_DOWN && !finalizeRequested) {
+                finalizeRequested = true; // we are inside shutdown(): finalize when it returns
+                return;
+            }
+            String why = phase == CLOSED || phase == SHUTTING_DOWN
+                    ? "this cycle is already finalized"
+                    : phase == NEW ? "never opened" : "it is open";
+            throw new IllegalStateException(name + ": finalizeNow() but " + why
+                    + " (" + STATES[phase] + ", count=" + (int) s + ")");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /**
+     * Returns the current phase. Never blocks.
+     *
+     * @return the state
+     */
+    public final State state() {
+        return STATES[phaseOf(state)];
+    }
+
+    /**
+     * Returns whether this object is open: started up with a count above 0. Never blocks.
+     *
+     * @return true if {@link #state()} is {@link State#OPEN}
+     */
+    public final boolean isOpen() {
+        return phaseOf(state) == OPEN;
+    }
+
+    /**
+     * Returns whether this object has been opened at least once and its count is now 0
+     * (false before the first successful open). Never blocks.
+     *
+     * @return true if the state is {@code SHUTTING_DOWN}, {@code FINALIZING} or
+     *     {@code CLOSED}
+     */
+    public final boolean isClosed() {
+        int phase = phaseOf(state);
+        return phase == SHUTTING_DOWN || phase == FINALIZING || phase == CLOSED;
+    }
+
+    /**
+     * Returns the current count of opens (1 while the first open runs {@code startup()}).
+     * Never blocks.
+     *
+     * @return the count
+     */
+    public final int openCount() {
+        return (int) state;
+    }
+
+    /**
+     * Waits until the current cycle is finalized: its last close has run {@code shutdown()}
+     * and, if {@link #finalizeLater()} said so, {@link #finalizeNow()} has been called (a
+     * startup that fails also ends the wait). Returns at once if no cycle is pending: never
+     * opened, or closed and finalized.
+     *
+     * @throws InterruptedException if the thread is interrupted on entry or while waiting
+     *     (the flag is cleared)
+     * @throws IllegalStateException if called from inside this object's own hooks, which
+     *     would wait for themselves
+     */
+    public final void join() throws InterruptedException {
+        CountDownLatch g = finalized;
+        if (g != null) {
+            checkNotInHook("join()");
+            g.await();
+        } else if (Thread.interrupted()) {
+            throw new InterruptedException(name + ": interrupted in join()");
+        }
+    }
+
+    /**
+     * Waits like {@link #join()}, at most for {@code timeout}.
+     *
+     * @param timeout how long to wait at most; zero just looks
+     * @return true if no cycle is pending (any more), false if the time ran out
+     * @throws InterruptedException if the thread is interrupted on entry or while waiting
+     *     (the flag is cleared)
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     * @throws IllegalStateException if called from inside this object's own hooks
+     */
+    public final boolean join(Duration timeout) throws InterruptedException {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        CountDownLatch g = finalized;
+        if (g != null) {
+            checkNotInHook("join()");
+            return g.await(nanos, TimeUnit.NANOSECONDS);
+        }
+        if (Thread.interrupted()) {
+            throw new InterruptedException(name + ": interrupted in join()");
+        }
+        return true;
+    }
+
+    private void checkNotInHook(String op) {
+        if (lock.isHeldByCurrentThread()) {
+            int phase = phaseOf(state);
+            if (phase == STARTING || phase == SHUTTING_DOWN) {
+                throw new IllegalStateException(
+                        name + ": " + op + " called from inside " + hook(phase == STARTING));
+            }
+        }
+    }
+
+    /**
+     * Throws unless this object is open: the guard for a subclass's own methods. Passes in
+     * the thread running {@code startup()} or {@code shutdown()} while it runs, so guarded
+     * methods work from the hooks. Never blocks.
+     *
+     * @throws ClosedException {@code "NAME: not yet opened"} before the first open
+     *     has finished startup; {@code "NAME: already closed"} once the count is 0 again
+     */
+    protected final void ensureOpen() {
+        long s = state;
+        int phase = phaseOf(s);
+        if (phase == OPEN) {
+            return;
+        }
+        if ((phase == STARTING || phase == SHUTTING_DOWN) && lock.isHeldByCurrentThread()) {
+            return;
+        }
+        if (phase == NEW || phase == STARTING) {
+            throw new ClosedException(name + ": not yet opened");
+        }
+        throw new ClosedException(name + ": already closed");
+    }
+
+    /** Returns the name used in messages (package-private, so subclasses keep the word). */
+    final String nameForMessages() {
+        return name;
+    }
+
+    /**
+     * Returns {@code MultiOpen[NAME]{STATE, count=N}}, with the traced call sites appended
+     * when tracing is on. Never blocks.
+     */
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder(64);
+        sb.append(shared ? "Shared[" : "MultiOpen[").append(name).append("]{");
+        appendState(sb);
+        return sb.append('}').toString();
+    }
+
+    /** Appends "STATE, count=N" and any traced sites. */
+    final void appendState(StringBuilder sb) {
+        long s = state;
+        sb.append(STATES[phaseOf(s)]).append(", count=").append((int) s);
+        CallSites t = sites;
+        if (t != null) {
+            t.appendTo(sb);
+        }
+    }
+
+    final CallSites.@Nullable Site recordOpen() {
+        CallSites t = sites;
+        return t == null ? null : t.opened();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private String openOp() {
+        return shared ? "acquire()" : "open()";
+    }
+
+    private String closeOp(int mode) {
+        if (shared) {
+            return "release";
+        }
+        return mode == CLOSE ? "close()" : mode == CLOSE_FINAL ? "closeFinal()" : "closeIfOpen()";
+    }
+
+    private String hook(boolean startup) {
+        if (shared) {
+            return startup ? "the opener" : "the closer";
+        }
+        return startup ? "startup()" : "shutdown()";
+    }
+
+    private String hookFailed(boolean startup) {
+        return name + ": " + hook(startup) + " failed";
+    }
+
+    private static int phaseOf(long s) {
+        return (int) (s >>> PHASE_SHIFT) & 7;
+    }
+
+    private static long pack(long epochBits, int phase, int count) {
+        return epochBits | ((long) phase << PHASE_SHIFT) | (count & 0xFFFF_FFFFL);
+    }
+
+    private boolean casState(long expect, long update) {
+        return STATE.compareAndSet(this, expect, update);
+    }
+
+    /** One open's handle: closes it exactly once, even if several threads race. */
+    private static final class OpenHandle implements Handle {
+        private final MultiOpen owner;
+        private final CallSites.@Nullable Site site;
+        private volatile int closed;
+
+        OpenHandle(MultiOpen owner, CallSites.@Nullable Site site) {
+            this.owner = owner;
+            this.site = site;
+        }
+
+        @Override
+        public void close() {
+            if (closed == 0 && HANDLE_CLOSED.compareAndSet(this, 0, 1)) {
+                owner.release(CLOSE, site);
+            }
+        }
+
+        @Override
+        public boolean isClosed() {
+            return closed != 0;
+        }
+
+        @Override
+        public String toString() {
+            return "Handle[" + owner.name + (closed != 0 ? "]{closed}" : "]{open}");
+        }
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle STATE;
+    private static final VarHandle HANDLE_CLOSED;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            STATE = l.findVarHandle(MultiOpen.class, "state", long.class);
+            HANDLE_CLOSED = l.findVarHandle(OpenHandle.class, "closed", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+}
