@@ -22,18 +22,16 @@ final class CallSites {
     /** One recorded call: the first frame outside Refkit's own classes, and the thread. */
     static final class Site {
         final String where;
-        final String thread;
-        final long threadId;
+        final Thread thread; // held only while the open is live
 
         Site(String where, Thread t) {
             this.where = where;
-            this.thread = t.getName();
-            this.threadId = t.getId();
+            this.thread = t;
         }
 
         @Override
         public String toString() {
-            return where + " [" + thread + "]";
+            return where + " [" + thread.getName() + "]";
         }
     }
 
@@ -65,11 +63,11 @@ final class CallSites {
         if (s != null) {
             live.removeFirstOccurrence(s);
         } else {
-            long me = Thread.currentThread().getId();
+            Thread me = Thread.currentThread();
             boolean removed = false;
             for (Iterator<Site> it = live.descendingIterator(); it.hasNext(); ) {
                 Site o = it.next();
-                if (o.threadId == me && live.removeLastOccurrence(o)) {
+                if (o.thread == me && live.removeLastOccurrence(o)) {
                     removed = true;
                     break;
                 }
