@@ -89,12 +89,21 @@ public abstract class MultiOpen {
 
     // state: bits 0-31 the open count, bits 32-34 the phase, bits 35-63 the number of the
     // latest startup attempt (it tells openers waiting on a startup which attempt it was).
+    //
+    // open() adds 1 with one getAndAdd (like Netty's retain) and looks at what it added to.
+    // If the phase was not OPEN, that 1 is "transient": the opener takes it back with a CAS
+    // unless the phase has become OPEN meanwhile, in which case it counts as a real open.
+    // So in the phases other than OPEN the count field may hold transients on top of the
+    // real count (1 in STARTING, 0 otherwise), and every phase change made under the lock
+    // is a getAndAdd of the phase difference, which keeps them. In OPEN the count is exact
+    // (apart from the overflow guard below), so the last close is a CAS from (OPEN, 1).
     private static final int PHASE_SHIFT = 32;
     private static final long PHASE_MASK = 7L << PHASE_SHIFT;
     private static final long EPOCH_ONE = 1L << 35;
     private static final long EPOCH_MASK = -EPOCH_ONE;
     private static final long OPEN_BITS = (long) OPEN << PHASE_SHIFT;
-    private static final int MAX_COUNT = Integer.MAX_VALUE;
+    /** Opens beyond this throw; the room above it absorbs transient overshoot. */
+    private static final int MAX_COUNT = 1 << 30;
 
     static final int CLOSE = 0;
     static final int CLOSE_FINAL = 1;
@@ -211,10 +220,7 @@ public abstract class MultiOpen {
      *     {@code startup()} or {@code shutdown()}, or if the count would overflow
      */
     public final Handle open() {
-        long s = state;
-        if ((s & PHASE_MASK) != OPEN_BITS || (int) s == MAX_COUNT || !casState(s, s + 1)) {
-            openSlow(false);
-        }
+        acquire();
         CallSites t = sites;
         return new OpenHandle(this, t == null ? null : t.opened());
     }
@@ -238,9 +244,9 @@ public abstract class MultiOpen {
 
     /** Counts one open without making a handle (for {@link Shared}). */
     final void acquire() {
-        long s = state;
-        if ((s & PHASE_MASK) != OPEN_BITS || (int) s == MAX_COUNT || !casState(s, s + 1)) {
-            openSlow(false);
+        long prev = (long) STATE.getAndAdd(this, 1L);
+        if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
+            openMissed(prev, false);
         }
     }
 
@@ -249,10 +255,10 @@ public abstract class MultiOpen {
         if (Thread.interrupted()) {
             throw new InterruptedException(name + ": interrupted before open");
         }
-        long s = state;
-        if ((s & PHASE_MASK) != OPEN_BITS || (int) s == MAX_COUNT || !casState(s, s + 1)) {
+        long prev = (long) STATE.getAndAdd(this, 1L);
+        if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
             try {
-                openSlow(true);
+                openMissed(prev, true);
             } catch (InterruptedWhileOpening e) {
                 throw e.unwrap();
             }
@@ -272,12 +278,34 @@ public abstract class MultiOpen {
         }
     }
 
+    /**
+     * The getAndAdd of an open found {@code prev}, not a live OPEN state: take the 1 back
+     * (unless the state has become OPEN, making it a real open), then open the slow way.
+     */
+    private void openMissed(long prev, boolean interruptibly) {
+        if ((prev & PHASE_MASK) == OPEN_BITS) { // count overflow: the 1 cannot be a real open
+            STATE.getAndAdd(this, -1L);
+            throw new IllegalStateException(name + ": too many opens");
+        }
+        for (long s = state; ; ) {
+            if ((s & PHASE_MASK) == OPEN_BITS) {
+                return; // opened meanwhile: our 1 is one of its opens, after startup()
+            }
+            long w = (long) STATE.compareAndExchange(this, s, s - 1);
+            if (w == s) {
+                break;
+            }
+            s = w;
+        }
+        openSlow(interruptibly);
+    }
+
     private void openSlow(boolean interruptibly) {
         for (;;) {
             long s = state;
             int phase = phaseOf(s);
             if (phase == OPEN) {
-                if ((int) s == MAX_COUNT) {
+                if ((int) s >= MAX_COUNT) {
                     throw new IllegalStateException(name + ": too many opens");
                 }
                 if (casState(s, s + 1)) {
@@ -353,15 +381,14 @@ public abstract class MultiOpen {
 
     /** Runs startup() for a new cycle; the caller holds the lock and the count is 0. */
     private void runStartup(long s, int previousPhase) {
-        long epoch = (s + EPOCH_ONE) & EPOCH_MASK;
-        Attempt a = new Attempt(epoch);
+        Attempt a = new Attempt((s + EPOCH_ONE) & EPOCH_MASK); // epoch bits change only here
         attempt = a;
         CountDownLatch gate = finalized;
         boolean newGate = gate == null;
         if (newGate) {
             finalized = new CountDownLatch(1);
         }
-        state = pack(epoch, STARTING, 1);
+        addToState(EPOCH_ONE + phaseDelta(previousPhase, STARTING) + 1);
         try {
             startup();
         } catch (Throwable t) {
@@ -370,12 +397,12 @@ public abstract class MultiOpen {
                 finalized = null;
                 g.countDown();
             }
-            state = pack(epoch, previousPhase, 0);
+            addToState(phaseDelta(STARTING, previousPhase) - 1);
             a.failure = t;
             a.done.countDown();
             throw Checks.unchecked(t, hookFailed(true));
         }
-        state = pack(epoch, OPEN, 1);
+        addToState(phaseDelta(STARTING, OPEN));
         a.done.countDown();
     }
 
@@ -429,8 +456,12 @@ public abstract class MultiOpen {
     /** Closes one open; {@code site} is that open's recorded site, if known. */
     final boolean release(int mode, CallSites.@Nullable Site site) {
         long s = state;
-        if ((s & PHASE_MASK) == OPEN_BITS && (int) s > 1 && casState(s, s - 1)) {
-            return released(mode, site, (int) s - 1);
+        while ((s & PHASE_MASK) == OPEN_BITS && (int) s > 1) {
+            long w = (long) STATE.compareAndExchange(this, s, s - 1);
+            if (w == s) {
+                return released(mode, site, (int) s - 1);
+            }
+            s = w;
         }
         return releaseSlow(mode, site);
     }
@@ -509,11 +540,10 @@ public abstract class MultiOpen {
             failure = t;
         }
         finalizeRequested = false;
-        long epoch = state & EPOCH_MASK;
         if (later) {
-            state = pack(epoch, FINALIZING, 0);
+            addToState(phaseDelta(SHUTTING_DOWN, FINALIZING));
         } else {
-            state = pack(epoch, CLOSED, 0);
+            addToState(phaseDelta(SHUTTING_DOWN, CLOSED));
             releaseJoiners();
         }
         if (failure != null) {
@@ -549,7 +579,7 @@ public abstract class MultiOpen {
             long s = state;
             int phase = phaseOf(s);
             if (phase == FINALIZING) {
-                state = pack(s & EPOCH_MASK, CLOSED, 0);
+                addToState(phaseDelta(FINALIZING, CLOSED));
                 releaseJoiners();
                 return;
             }
@@ -561,7 +591,7 @@ public abstract class MultiOpen {
                     ? "this cycle is already finalized"
                     : phase == NEW ? "never opened" : "it is open";
             throw new IllegalStateException(name + ": finalizeNow() but " + why
-                    + " (" + STATES[phase] + ", count=" + (int) s + ")");
+                    + " (" + STATES[phase] + ", count=" + countOf(s) + ")");
         } finally {
             lock.unlock();
         }
@@ -606,7 +636,13 @@ public abstract class MultiOpen {
      * @return the count
      */
     public final int openCount() {
-        return (int) state;
+        return countOf(state);
+    }
+
+    /** The real count in {@code s}: transients (see the state layout) are left out. */
+    private static int countOf(long s) {
+        int phase = phaseOf(s);
+        return phase == OPEN ? (int) s : phase == STARTING ? 1 : 0;
     }
 
     /**
@@ -707,7 +743,7 @@ public abstract class MultiOpen {
     /** Appends "STATE, count=N" and any traced sites. */
     final void appendState(StringBuilder sb) {
         long s = state;
-        sb.append(STATES[phaseOf(s)]).append(", count=").append((int) s);
+        sb.append(STATES[phaseOf(s)]).append(", count=").append(countOf(s));
         CallSites t = sites;
         if (t != null) {
             t.appendTo(sb);
@@ -749,6 +785,16 @@ public abstract class MultiOpen {
 
     private static long pack(long epochBits, int phase, int count) {
         return epochBits | ((long) phase << PHASE_SHIFT) | (count & 0xFFFF_FFFFL);
+    }
+
+    /** What to add to the state to move it from phase {@code from} to {@code to}. */
+    private static long phaseDelta(int from, int to) {
+        return (long) (to - from) << PHASE_SHIFT;
+    }
+
+    /** Changes the phase (under the lock) keeping any transient counts: one getAndAdd. */
+    private void addToState(long delta) {
+        STATE.getAndAdd(this, delta);
     }
 
     private boolean casState(long expect, long update) {
