@@ -35,8 +35,9 @@ import org.jspecify.annotations.Nullable;
  * {@code shutdown()} each run exactly once per cycle and never at the same time.
  *
  * <p><b>Thread safety.</b> Every public method is safe to call from any thread. An
- * {@code open()} or {@code close()} that does not move the count to or from zero is one CAS
- * on one field and takes no lock. The first open and the last close take this object's
+ * {@code open()} or {@code close()} that does not move the count to or from zero takes no
+ * lock: an open is one atomic add on one {@code long} field (like Netty's {@code retain()}),
+ * a close one CAS on it. The first open and the last close take this object's
  * lifecycle lock (a {@link ReentrantLock}, never {@code synchronized}, so virtual threads do
  * not pin) and run the hook <em>while holding it</em>: an open that arrives meanwhile waits
  * for the hook to finish. The lock is this object's own; no other object's work waits on it.

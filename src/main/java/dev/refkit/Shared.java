@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  * <p>It is a {@link MultiOpen} whose {@code startup()} calls the opener and whose
  * {@code shutdown()} calls the closer, and every rule of {@code MultiOpen} holds: the opener
  * and the closer run exactly once per cycle, never at the same time, under this object's
- * lifecycle lock; an acquire that does not take the count from 0 is one CAS.
+ * lifecycle lock; an acquire or release that does not move the count to or from 0 is one atomic
+ * operation and takes no lock.
  *
  * <p><b>Thread safety.</b> Safe for use by any number of threads; a {@link Lease} may be
  * handed to another thread that closes it. {@link #state()}, {@link #openCount()} and
