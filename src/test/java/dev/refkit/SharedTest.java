@@ -182,6 +182,23 @@ final class SharedTest {
     }
 
     @Test
+    void acquire_insideCloser_throwsInsteadOfDeadlock() {
+        AtomicReference<Shared<String>> self = new AtomicReference<>();
+        List<String> msgs = new ArrayList<>();
+        Shared<String> s = Shared.of("str", () -> "v", v -> {
+            try {
+                self.get().acquire();
+            } catch (IllegalStateException e) {
+                msgs.add(e.getMessage());
+            }
+        });
+        self.set(s);
+        s.acquire().close();
+        assertEquals(List.of("str: acquire() called from inside the closer"), msgs);
+        assertEquals(MultiOpen.State.CLOSED, s.state());
+    }
+
+    @Test
     void acquireInterruptibly_interruptedOnEntry_throwsNotCounted() {
         Shared<Conn> s = Shared.of("conn", Conn::new);
         Thread.currentThread().interrupt();
