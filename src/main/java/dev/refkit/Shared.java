@@ -35,6 +35,10 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Opener and closer calling back.</b> {@code acquire()} from inside the opener or the
  * closer throws {@link IllegalStateException} instead of deadlocking.
  *
+ * <p><b>Call-site tracing.</b> With {@code -Ddev.refkit.traceCallSites=true}, each lease
+ * records where it was acquired and {@link #toString()} lists the live ones, as for
+ * {@link MultiOpen}.
+ *
  * @param <T> the type of the value
  */
 public final class Shared<T> {
