@@ -1,6 +1,10 @@
 package dev.refkit.demo;
 
-/** The Refkit demo: runs each feature's demo in turn and exits. */
+/**
+ * The Refkit demo: runs each feature's demo in turn and exits by itself.
+ *
+ * <p>Run it with {@code mvn -q -Pdemo}.
+ */
 public final class Demo {
     private Demo() {}
 
@@ -11,6 +15,8 @@ public final class Demo {
      * @throws Exception if a demo fails
      */
     public static void main(String[] args) throws Exception {
-        System.out.println("Refkit demo");
+        System.out.println("== MultiOpen and Shared: one resource, many threads");
+        MultiOpenDemo.run();
+        System.out.println("Refkit demo done.");
     }
 }
