@@ -138,6 +138,8 @@ public final class RunState {
     private volatile ChildRef[] children = NO_CHILDREN;
     /** Counts starts, so run() stops only the run it started. Guarded by lock. */
     private long runs;
+    /** The last run whose stop listeners have all returned. Guarded by lock. */
+    private long stopsDone;
 
     /** Creates an idle RunState with a generated name, the system ticker and UTC clock. */
     public RunState() {
@@ -294,8 +296,9 @@ public final class RunState {
 
     /**
      * Stops: from {@code RUNNING}, {@code PAUSED} or {@code STOPPING} to {@code STOPPED}.
-     * Records the stop time, adds the run to the total time, wakes {@code awaitStopped},
-     * then runs the stop listeners in this thread. The cancelled flag is kept.
+     * Records the stop time, adds the run to the total time, runs the stop listeners in
+     * this thread, then wakes {@code awaitStopped} (and a shutdown hook waiting for the
+     * stop). The cancelled flag is kept.
      *
      * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
      *     {@code "indexer: stop() while IDLE"}
@@ -309,6 +312,7 @@ public final class RunState {
     /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
     private boolean stopRun(long run) {
         Listener[] toCall;
+        long stopped;
         lock.lock();
         try {
             int s = state;
@@ -318,12 +322,22 @@ public final class RunState {
             }
             times = times.stopped(ticker.read(), clock.instant());
             state = STOPPED | (s & ~STATE_MASK);
-            changed.signalAll();
+            stopped = runs;
             toCall = listeners;
         } finally {
             lock.unlock();
         }
-        fire(toCall, Event.STOP);
+        try {
+            fire(toCall, Event.STOP);
+        } finally {
+            lock.lock();
+            try {
+                stopsDone = Math.max(stopsDone, stopped);
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
         return true;
     }
 
@@ -531,11 +545,13 @@ public final class RunState {
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
-        return isCancelled() || await(CANCELLED, CANCELLED, nanos);
+        return isCancelled() || await(UNTIL_CANCELLED, nanos);
     }
 
     /**
-     * Waits until the state is {@code STOPPED} or until the timeout elapses.
+     * Waits until the state is {@code STOPPED} and the stop listeners have returned, or
+     * until the timeout elapses. (A stop listener must therefore not wait here for its own
+     * RunState.)
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if stopped (at once if already stopped), false if the time elapsed
@@ -546,17 +562,33 @@ public final class RunState {
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
         long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
-        return await(STATE_MASK, STOPPED, nanos);
+        return await(UNTIL_STOPPED, nanos);
     }
 
-    /** Waits until {@code (state & mask) == value}; exact timeout, no polling. */
-    private boolean await(int mask, int value, long nanos) throws InterruptedException {
-        if ((state & mask) == value) {
-            return true;
+    private static final int UNTIL_CANCELLED = 0;
+    private static final int UNTIL_STOPPED = 1;
+    private static final int UNTIL_NOT_RUNNING = 2;
+
+    /** Whether the wait {@code until} is over; called under the lock. */
+    private boolean reached(int until) {
+        int s = state;
+        switch (until) {
+            case UNTIL_CANCELLED:
+                return (s & CANCELLED) != 0;
+            case UNTIL_STOPPED:
+                return (s & STATE_MASK) == STOPPED && stopsDone == runs;
+            case UNTIL_NOT_RUNNING:
+                return ((s & STATE_MASK) == STOPPED || (s & STATE_MASK) == IDLE) && stopsDone == runs;
+            default:
+                throw new AssertionError("until: " + until);
         }
+    }
+
+    /** Waits until {@code reached(until)}: exact timeout, no polling steps. */
+    private boolean await(int until, long nanos) throws InterruptedException {
         lock.lockInterruptibly();
         try {
-            while ((state & mask) != value) {
+            while (!reached(until)) {
                 if (nanos <= 0L) {
                     return false;
                 }
@@ -578,25 +610,6 @@ public final class RunState {
             while ((state & (STATE_MASK | CANCELLED)) == PAUSED) {
                 changed.awaitUninterruptibly();
             }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Waits until not RUNNING, PAUSED or STOPPING; for the shutdown hook. */
-    private boolean awaitNotRunning(long nanos) throws InterruptedException {
-        if (!isRunning()) {
-            return true;
-        }
-        lock.lockInterruptibly();
-        try {
-            while (isRunning()) {
-                if (nanos <= 0L) {
-                    return false;
-                }
-                nanos = changed.awaitNanos(nanos);
-            }
-            return true;
         } finally {
             lock.unlock();
         }
@@ -823,7 +836,8 @@ public final class RunState {
     /**
      * Registers a JVM shutdown hook that {@linkplain #cancel() cancels} this RunState and
      * then waits up to {@code maxWait} until it is no longer running (the loop's
-     * {@code stop()}), logging a warning if it is still running then. The JVM exits when
+     * {@code stop()} has returned, stop listeners included), logging a warning if it is
+     * still running then. The JVM exits when
      * every hook has returned, so the wait gives the loop time to finish its work.
      *
      * @param maxWait how long the hook waits for the stop at most
@@ -849,7 +863,7 @@ public final class RunState {
     private void cancelAndWait(long nanos) {
         cancel();
         try {
-            if (!awaitNotRunning(nanos)) {
+            if (!await(UNTIL_NOT_RUNNING, nanos)) {
                 log.warn("{}: still {} {} after the shutdown cancel", name, state(),
                         Duration.ofNanos(nanos));
             }
