@@ -363,10 +363,10 @@ public final class RunState {
      */
     public boolean isCancelled() {
         int s = state;
-        if ((s & CANCELLED) != 0) {
-            return true;
+        if ((s & (CANCELLED | POLL)) == 0) {
+            return false; // the polling loop's path: one read, one test
         }
-        return (s & POLL) != 0 && pollCancelled();
+        return (s & CANCELLED) != 0 || pollCancelled();
     }
 
     private boolean pollCancelled() {
