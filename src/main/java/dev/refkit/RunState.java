@@ -323,6 +323,7 @@ public final class RunState {
             times = times.stopped(ticker.read(), clock.instant());
             state = STOPPED | (s & ~STATE_MASK);
             stopped = runs;
+            changed.signalAll(); // releases pauses now; awaitStopped once the listeners ran
             toCall = listeners;
         } finally {
             lock.unlock();

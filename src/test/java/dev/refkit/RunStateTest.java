@@ -170,6 +170,21 @@ final class RunStateTest {
 
     @ParameterizedTest
     @EnumSource(value = State.class, names = {"IDLE", "STOPPED"})
+    void queries_cancelledWhileNotRunning_keepStateAndReportCancelled(State s) {
+        RunState r = inState(s);
+        r.cancel();
+        assertEquals(s, r.state());
+        assertTrue(r.isCancelled());
+        assertFalse(r.isRunning());
+        assertFalse(r.isStopping());
+        assertFalse(r.isPaused());
+        assertEquals(s == State.IDLE, r.isIdle());
+        assertEquals(s == State.STOPPED, r.isStopped());
+        assertEquals("RunState[t]{" + s + ", cancelled=true, runTime=PT0S}", r.toString().replaceAll("runTime=.*}", "runTime=PT0S}"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = State.class, names = {"IDLE", "STOPPED"})
     void start_afterCancel_clearsCancelledFlag(State s) {
         RunState r = inState(s);
         r.cancel();

@@ -168,12 +168,21 @@ final class RunStateWaitTest {
         assertTrue(e.getCause() instanceof CancellationException, e.toString());
     }
 
-    /** A stop during a pause releases throwIfCancelled. */
+    /** A stop during a pause releases throwIfCancelled without waiting for the stop listeners. */
     @Test
-    void throwIfCancelled_pausedThenStopped_returns() throws Exception {
+    void throwIfCancelled_pausedThenStopped_returnsBeforeStopListenersEnd() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
+        CountDownLatch passed = new CountDownLatch(1);
+        r.onStop(x -> {
+            try {
+                passed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         Future<String> f = blocked(() -> {
             r.throwIfCancelled();
+            passed.countDown();
             return "passed";
         });
         r.stop();
