@@ -18,6 +18,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
+import dev.refkit.RunStateListeners.Event;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,23 +118,21 @@ public final class RunState {
     private static final int CANCELLED = 1 << 3;
     private static final int POLL = 1 << 4;
 
-    private static final Listener[] NO_LISTENERS = {};
     private static final ChildRef[] NO_CHILDREN = {};
 
     private final String name;
     private final Ticker ticker;
     private final Clock clock;
     private final @Nullable BooleanSupplier cancelPoll;
-    /** Guards transitions, listener and child registration; waiters wait on changed. */
+    /** Guards transitions and child registration; waiters wait on changed. */
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
 
     /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
     private volatile int state;
     /** Timing of the current or last run; written under lock before the state. */
-    private volatile Times times = Times.INITIAL;
-    /** Copy-on-write, in registration order; written under lock. */
-    private volatile Listener[] listeners = NO_LISTENERS;
+    private volatile RunTimes times = RunTimes.INITIAL;
+    private final RunStateListeners listeners = new RunStateListeners();
     /** Copy-on-write, weakly held; written under lock. */
     private volatile ChildRef[] children = NO_CHILDREN;
     /** Counts starts, so run() stops only the run it started. Guarded by lock. */
@@ -193,7 +192,7 @@ public final class RunState {
      * {@code strict}, else returns 0 and changes nothing.
      */
     private long startRun(boolean strict) {
-        Listener[] toCall;
+        RunStateListeners.Entry[] toCall;
         long run;
         lock.lock();
         try {
@@ -208,11 +207,11 @@ public final class RunState {
             times = times.started(ticker.read(), clock.instant());
             run = ++runs;
             state = RUNNING | (s & POLL);
-            toCall = listeners;
+            toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
-        fire(toCall, Event.START);
+        RunStateListeners.fire(toCall, Event.START, this);
         return run;
     }
 
@@ -224,7 +223,7 @@ public final class RunState {
      * Never throws because of the state.
      */
     public void cancel() {
-        Listener[] toCall;
+        RunStateListeners.Entry[] toCall;
         lock.lock();
         try {
             int s = state;
@@ -235,7 +234,7 @@ public final class RunState {
             int next = st == RUNNING || st == PAUSED ? STOPPING : st;
             state = next | CANCELLED | (s & POLL);
             changed.signalAll();
-            toCall = listeners;
+            toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
@@ -245,7 +244,7 @@ public final class RunState {
                 child.cancel();
             }
         }
-        fire(toCall, Event.CANCEL);
+        RunStateListeners.fire(toCall, Event.CANCEL, this);
     }
 
     /**
@@ -311,7 +310,7 @@ public final class RunState {
 
     /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
     private boolean stopRun(long run) {
-        Listener[] toCall;
+        RunStateListeners.Entry[] toCall;
         long stopped;
         lock.lock();
         try {
@@ -324,12 +323,12 @@ public final class RunState {
             state = STOPPED | (s & ~STATE_MASK);
             stopped = runs;
             changed.signalAll(); // releases pauses now; awaitStopped once the listeners ran
-            toCall = listeners;
+            toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
         try {
-            fire(toCall, Event.STOP);
+            RunStateListeners.fire(toCall, Event.STOP, this);
         } finally {
             lock.lock();
             try {
@@ -466,7 +465,7 @@ public final class RunState {
      * @return the run time; zero before the first start
      */
     public Duration runTime() {
-        Times t = times;
+        RunTimes t = times;
         return Duration.ofNanos(t.running ? t.runNanos(ticker.read()) : t.lastRunNanos);
     }
 
@@ -476,9 +475,9 @@ public final class RunState {
      * @return the total run time; zero before the first start
      */
     public Duration totalTime() {
-        Times t = times;
+        RunTimes t = times;
         long current = t.running ? t.runNanos(ticker.read()) : 0L;
-        return Duration.ofNanos(Times.saturatedAdd(t.pastRunsNanos, current));
+        return Duration.ofNanos(RunTimes.saturatedAdd(t.pastRunsNanos, current));
     }
 
     // ---------------------------------------------------------------- waiting
@@ -704,18 +703,6 @@ public final class RunState {
 
     // ---------------------------------------------------------------- listeners
 
-    private enum Event {
-        START("start"),
-        CANCEL("cancel"),
-        STOP("stop");
-
-        final String label;
-
-        Event(String label) {
-            this.label = label;
-        }
-    }
-
     /**
      * Adds a listener run after each {@link #start()}, on the starting thread.
      *
@@ -756,68 +743,7 @@ public final class RunState {
     }
 
     private Registration addListener(Event event, Consumer<RunState> listener) {
-        Listener l = new Listener(event, Objects.requireNonNull(listener, "listener"));
-        lock.lock();
-        try {
-            Listener[] old = listeners;
-            Listener[] next = Arrays.copyOf(old, old.length + 1);
-            next[old.length] = l;
-            listeners = next;
-        } finally {
-            lock.unlock();
-        }
-        return l;
-    }
-
-    private void removeListener(Listener l) {
-        lock.lock();
-        try {
-            Listener[] old = listeners;
-            for (int i = 0; i < old.length; i++) {
-                if (old[i] == l) {
-                    Listener[] next = new Listener[old.length - 1];
-                    System.arraycopy(old, 0, next, 0, i);
-                    System.arraycopy(old, i + 1, next, i, old.length - i - 1);
-                    listeners = next;
-                    return;
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void fire(Listener[] snapshot, Event event) {
-        for (Listener l : snapshot) {
-            if (l.event != event || l.removed) {
-                continue;
-            }
-            try {
-                l.consumer.accept(this);
-            } catch (RuntimeException | Error e) {
-                if (e instanceof VirtualMachineError) {
-                    throw e;
-                }
-                log.warn("{}: {} listener {} threw", name, event.label, l.consumer, e);
-            }
-        }
-    }
-
-    private final class Listener implements Registration {
-        final Event event;
-        final Consumer<RunState> consumer;
-        volatile boolean removed;
-
-        Listener(Event event, Consumer<RunState> consumer) {
-            this.event = event;
-            this.consumer = consumer;
-        }
-
-        @Override
-        public void close() {
-            removed = true;
-            removeListener(this);
-        }
+        return listeners.add(event, Objects.requireNonNull(listener, "listener"));
     }
 
     // ---------------------------------------------------------------- shutdown, children
@@ -933,47 +859,6 @@ public final class RunState {
 
     private IllegalStateException illegal(String event, int s) {
         return new IllegalStateException(name + ": " + event + " while " + STATES[s & STATE_MASK]);
-    }
-
-    /** The timing of the current or last run: immutable, replaced under the lock. */
-    private static final class Times {
-        static final Times INITIAL = new Times(false, 0L, null, null, 0L, 0L);
-
-        final boolean running;
-        final long startTick;
-        final @Nullable Instant startTime;
-        final @Nullable Instant stopTime;
-        final long lastRunNanos;
-        /** The finished runs together. */
-        final long pastRunsNanos;
-
-        Times(boolean running, long startTick, @Nullable Instant startTime,
-                @Nullable Instant stopTime, long lastRunNanos, long pastRunsNanos) {
-            this.running = running;
-            this.startTick = startTick;
-            this.startTime = startTime;
-            this.stopTime = stopTime;
-            this.lastRunNanos = lastRunNanos;
-            this.pastRunsNanos = pastRunsNanos;
-        }
-
-        Times started(long tick, Instant now) {
-            return new Times(true, tick, now, null, 0L, pastRunsNanos);
-        }
-
-        Times stopped(long tick, Instant now) {
-            long run = runNanos(tick);
-            return new Times(false, startTick, startTime, now, run, saturatedAdd(pastRunsNanos, run));
-        }
-
-        long runNanos(long tick) {
-            return Math.max(0L, tick - startTick);
-        }
-
-        static long saturatedAdd(long a, long b) {
-            long sum = a + b;
-            return sum < 0L ? Long.MAX_VALUE : sum;
-        }
     }
 
     /** Builds a {@link RunState} with a custom ticker, clock or cancel poll. */
