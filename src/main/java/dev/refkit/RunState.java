@@ -5,6 +5,7 @@ import java.lang.ref.WeakReference;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -13,7 +14,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -119,14 +120,16 @@ public final class RunState {
     private static final int POLL = 1 << 4;
 
     private static final ChildRef[] NO_CHILDREN = {};
+    private static final Waiter[] NO_WAITERS = {};
 
     private final String name;
     private final Ticker ticker;
     private final Clock clock;
     private final @Nullable BooleanSupplier cancelPoll;
-    /** Guards transitions and child registration; waiters wait on changed. */
+    /** Guards transitions, the waiter list and child registration; never held while parked. */
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
+    /** Threads parked in a wait; a transition that may end a wait takes them all. Guarded by lock. */
+    private final ArrayList<Waiter> waiters = new ArrayList<>();
 
     /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
     private volatile int state;
@@ -135,10 +138,10 @@ public final class RunState {
     private final RunStateListeners listeners = new RunStateListeners();
     /** Copy-on-write, weakly held; written under lock. */
     private volatile ChildRef[] children = NO_CHILDREN;
-    /** Counts starts, so run() stops only the run it started. Guarded by lock. */
-    private long runs;
-    /** The last run whose stop listeners have all returned. Guarded by lock. */
-    private long stopsDone;
+    /** Counts starts, so run() stops only the run it started. Written under lock. */
+    private volatile long runs;
+    /** The last run whose stop listeners have all returned. Written under lock. */
+    private volatile long stopsDone;
 
     /** Creates an idle RunState with a generated name, the system ticker and UTC clock. */
     public RunState() {
@@ -224,6 +227,7 @@ public final class RunState {
      */
     public void cancel() {
         RunStateListeners.Entry[] toCall;
+        Waiter[] toWake;
         lock.lock();
         try {
             int s = state;
@@ -233,11 +237,12 @@ public final class RunState {
             int st = s & STATE_MASK;
             int next = st == RUNNING || st == PAUSED ? STOPPING : st;
             state = next | CANCELLED | (s & POLL);
-            changed.signalAll();
+            toWake = takeWaiters();
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
+        unparkAll(toWake);
         for (ChildRef ref : children) {
             RunState child = ref.get();
             if (child != null) {
@@ -278,19 +283,21 @@ public final class RunState {
      *     {@code STOPPED}
      */
     public void resume() {
+        Waiter[] toWake = NO_WAITERS;
         lock.lock();
         try {
             int s = state;
             int st = s & STATE_MASK;
             if (st == PAUSED) {
                 state = RUNNING | (s & ~STATE_MASK);
-                changed.signalAll();
+                toWake = takeWaiters();
             } else if (st != RUNNING) {
                 throw illegal("resume()", s);
             }
         } finally {
             lock.unlock();
         }
+        unparkAll(toWake);
     }
 
     /**
@@ -311,6 +318,7 @@ public final class RunState {
     /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
     private boolean stopRun(long run) {
         RunStateListeners.Entry[] toCall;
+        Waiter[] toWake;
         long stopped;
         lock.lock();
         try {
@@ -322,21 +330,23 @@ public final class RunState {
             times = times.stopped(ticker.read(), clock.instant());
             state = STOPPED | (s & ~STATE_MASK);
             stopped = runs;
-            changed.signalAll(); // releases pauses now; awaitStopped once the listeners ran
+            toWake = takeWaiters(); // releases pauses now; awaitStopped once the listeners ran
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
+        unparkAll(toWake);
         try {
             RunStateListeners.fire(toCall, Event.STOP, this);
         } finally {
             lock.lock();
             try {
                 stopsDone = Math.max(stopsDone, stopped);
-                changed.signalAll();
+                toWake = takeWaiters();
             } finally {
                 lock.unlock();
             }
+            unparkAll(toWake);
         }
         return true;
     }
@@ -513,24 +523,11 @@ public final class RunState {
         if (isCancelled()) {
             return false;
         }
-        lock.lockInterruptibly();
-        try {
-            for (;;) {
-                int s = state;
-                if ((s & CANCELLED) != 0) {
-                    return false;
-                }
-                if (nanos > 0L) {
-                    nanos = changed.awaitNanos(nanos);
-                } else if ((s & STATE_MASK) == PAUSED) {
-                    changed.await();
-                } else {
-                    return true;
-                }
-            }
-        } finally {
-            lock.unlock();
+        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, true)) {
+            return false;
         }
+        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, true);
+        return (state & CANCELLED) == 0;
     }
 
     /**
@@ -545,7 +542,7 @@ public final class RunState {
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
-        return isCancelled() || await(UNTIL_CANCELLED, nanos);
+        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, true);
     }
 
     /**
@@ -562,14 +559,15 @@ public final class RunState {
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
         long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
-        return await(UNTIL_STOPPED, nanos);
+        return awaitUntil(UNTIL_STOPPED, true, nanos, true);
     }
 
     private static final int UNTIL_CANCELLED = 0;
     private static final int UNTIL_STOPPED = 1;
     private static final int UNTIL_NOT_RUNNING = 2;
+    private static final int UNTIL_NOT_PAUSED = 3;
 
-    /** Whether the wait {@code until} is over; called under the lock. */
+    /** Whether the wait {@code until} is over. Lock-free: volatile reads only. */
     private boolean reached(int until) {
         int s = state;
         switch (until) {
@@ -579,24 +577,83 @@ public final class RunState {
                 return (s & STATE_MASK) == STOPPED && stopsDone == runs;
             case UNTIL_NOT_RUNNING:
                 return ((s & STATE_MASK) == STOPPED || (s & STATE_MASK) == IDLE) && stopsDone == runs;
+            case UNTIL_NOT_PAUSED:
+                return (s & (STATE_MASK | CANCELLED)) != PAUSED;
             default:
                 throw new AssertionError("until: " + until);
         }
     }
 
-    /** Waits until {@code reached(until)}: exact timeout, no polling steps. */
-    private boolean await(int until, long nanos) throws InterruptedException {
-        lock.lockInterruptibly();
-        try {
-            while (!reached(until)) {
-                if (nanos <= 0L) {
-                    return false;
-                }
-                nanos = changed.awaitNanos(nanos);
-            }
+    /**
+     * Parks until {@code reached(until)}, woken by the transition that may reach it (no
+     * polling steps). If {@code timed}, gives up after {@code nanos} (the remaining time is
+     * recomputed after every wake-up) and returns false. If {@code interruptible}, an
+     * interrupt throws {@code InterruptedException}; otherwise it is kept and the interrupt
+     * flag set again on return.
+     *
+     * <p>No lost wake-up: a waiter enqueues itself and checks the condition under the lock,
+     * and every transition changes the state and takes the waiters under the same lock,
+     * unparking them after releasing it. A woken waiter checks the condition without the
+     * lock, so the wake-up path is one unpark and a few volatile reads.
+     */
+    private boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+            throws InterruptedException {
+        if (reached(until)) {
             return true;
+        }
+        if (interruptible && Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        long deadline = timed ? System.nanoTime() + nanos : 0L;
+        Waiter w = new Waiter();
+        boolean interrupted = false;
+        try {
+            for (;;) {
+                lock.lock();
+                try {
+                    if (reached(until)) {
+                        return true;
+                    }
+                    if (timed && (nanos = deadline - System.nanoTime()) <= 0L) {
+                        return false;
+                    }
+                    if (!w.queued) {
+                        w.queued = true;
+                        waiters.add(w);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                if (timed) {
+                    LockSupport.parkNanos(this, nanos);
+                } else {
+                    LockSupport.park(this);
+                }
+                if (Thread.interrupted()) {
+                    if (interruptible) {
+                        throw new InterruptedException();
+                    }
+                    interrupted = true;
+                }
+                if (reached(until)) {
+                    return true;
+                }
+            }
         } finally {
-            lock.unlock();
+            if (w.queued) {
+                lock.lock();
+                try {
+                    if (w.queued) {
+                        w.queued = false;
+                        waiters.remove(w);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -605,14 +662,37 @@ public final class RunState {
         if ((state & (STATE_MASK | CANCELLED)) != PAUSED) {
             return;
         }
-        lock.lock();
         try {
-            while ((state & (STATE_MASK | CANCELLED)) == PAUSED) {
-                changed.awaitUninterruptibly();
-            }
-        } finally {
-            lock.unlock();
+            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, false);
+        } catch (InterruptedException e) {
+            throw new AssertionError("uninterruptible wait threw", e);
         }
+    }
+
+    /** Takes every parked waiter, for unparking after the lock is released. Under lock. */
+    private Waiter[] takeWaiters() {
+        if (waiters.isEmpty()) {
+            return NO_WAITERS;
+        }
+        Waiter[] ws = waiters.toArray(NO_WAITERS);
+        waiters.clear();
+        for (Waiter w : ws) {
+            w.queued = false;
+        }
+        return ws;
+    }
+
+    private static void unparkAll(Waiter[] ws) {
+        for (Waiter w : ws) {
+            LockSupport.unpark(w.thread);
+        }
+    }
+
+    /** A thread parked in {@link #awaitUntil}. */
+    private static final class Waiter {
+        final Thread thread = Thread.currentThread();
+        /** In the waiters list; written under lock. */
+        volatile boolean queued;
     }
 
     // ---------------------------------------------------------------- running a body
@@ -790,7 +870,7 @@ public final class RunState {
     private void cancelAndWait(long nanos) {
         cancel();
         try {
-            if (!await(UNTIL_NOT_RUNNING, nanos)) {
+            if (!awaitUntil(UNTIL_NOT_RUNNING, true, nanos, true)) {
                 log.warn("{}: still {} {} after the shutdown cancel", name, state(),
                         Duration.ofNanos(nanos));
             }

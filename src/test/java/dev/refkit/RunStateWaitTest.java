@@ -242,6 +242,23 @@ final class RunStateWaitTest {
         assertFalse(r.awaitCancellation(Duration.ZERO));
     }
 
+    /** Wake-ups that do not meet the condition (resume signals) do not shorten a timeout. */
+    @Test
+    void awaitCancellation_manyUnrelatedWakeups_stillWaitsTheWholeTimeout() throws Exception {
+        RunState r = RunStateTest.inState(State.RUNNING);
+        long timeout = TimeUnit.MILLISECONDS.toNanos(100);
+        Future<Long> f = blocked(() -> {
+            long t0 = System.nanoTime();
+            assertFalse(r.awaitCancellation(Duration.ofNanos(timeout)));
+            return System.nanoTime() - t0;
+        });
+        while (!f.isDone()) {
+            r.pause();
+            r.resume(); // signals every waiter
+        }
+        assertTrue(get(f) >= timeout, "returned early");
+    }
+
     /** awaitStopped is woken by stop (not by cancel) and returns true. */
     @Test
     void awaitStopped_stopped_wakesAndReturnsTrue() throws Exception {
