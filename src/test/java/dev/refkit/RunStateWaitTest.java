@@ -73,6 +73,22 @@ final class RunStateWaitTest {
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(5));
     }
 
+    /** Over many rounds, a cancel racing a sleep(1 hour) never leaves the sleeper asleep. */
+    @Test
+    void sleep_cancelRacingEntryManyRounds_neverMissesTheWakeUp() throws Exception {
+        java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2);
+        for (int round = 0; round < 2_000; round++) {
+            RunState r = RunStateTest.inState(State.RUNNING);
+            Future<Boolean> f = pool.submit(() -> {
+                barrier.await();
+                return r.sleep(HOUR);
+            });
+            barrier.await();
+            r.cancel();
+            assertFalse(get(f), "round " + round);
+        }
+    }
+
     /** Every one of several sleepers is woken by one cancel. */
     @Test
     void sleep_manySleepers_allWokenByOneCancel() throws Exception {
