@@ -1,6 +1,7 @@
 package dev.refkit;
 
 import com.google.common.base.Ticker;
+import dev.refkit.RunStateListeners.Event;
 import java.lang.ref.WeakReference;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,7 +20,6 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
-import dev.refkit.RunStateListeners.Event;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

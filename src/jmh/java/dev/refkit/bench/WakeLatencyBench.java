@@ -16,7 +16,8 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * Cancel-to-wake latency: a helper thread sleeps in {@code RunState.sleep(1 hour)}, the
  * benchmark thread calls {@code cancel()} and spins until the sleeper has returned; each
- * sample is one round (setting up the round, putting the sleeper to sleep, is not timed).
+ * sample is one round (setting up the round, putting the sleeper to sleep and letting it
+ * settle for 100 us, is not timed).
  * Beside it, the same measure for {@code Thread.sleep(1 hour)} woken by
  * {@code interrupt()}. Reports the median and the 99th percentile (SampleTime). Target: p99
  * under 1 ms on an idle machine.
@@ -30,6 +31,7 @@ import org.openjdk.jmh.annotations.TearDown;
 public class WakeLatencyBench {
 
     private static final Duration HOUR = Duration.ofHours(1);
+    private static final long SETTLE_NANOS = 100_000L;
 
     /** A helper thread that sleeps once per round and reports when it wakes. */
     public abstract static class Sleeper {
@@ -77,6 +79,12 @@ public class WakeLatencyBench {
             prepare();
             round = round + 1;
             while (thread.getState() != Thread.State.TIMED_WAITING) {
+                Thread.onSpinWait();
+            }
+            // The state changes just before the thread blocks in the OS: give it 100 us to
+            // get there, so every sample wakes a thread that is really asleep.
+            long until = System.nanoTime() + SETTLE_NANOS;
+            while (System.nanoTime() < until) {
                 Thread.onSpinWait();
             }
         }
