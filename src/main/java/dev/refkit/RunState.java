@@ -1,0 +1,1007 @@
+package dev.refkit;
+
+import com.google.common.base.Ticker;
+import dev.refkit.RunStateListeners.Event;
+import java.lang.ref.WeakReference;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The run state of a task or daemon loop: started, cancelled, paused and stopped, with run
+ * times and listeners.
+ *
+ * <p>A loop polls {@link #isCancelled()} (a single volatile read) and sleeps with
+ * {@link #sleep(Duration)}, which {@link #cancel()} wakes at once; the rest of the program
+ * cancels it and waits with {@link #awaitStopped(Duration)}.
+ *
+ * <p><b>Lifecycle.</b> {@link State#IDLE} --start--&gt; {@link State#RUNNING}
+ * --cancel--&gt; {@link State#STOPPING} --stop--&gt; {@link State#STOPPED} --start--&gt;
+ * {@code RUNNING} again. {@code pause()} and {@code resume()} move between {@code RUNNING}
+ * and {@link State#PAUSED}; {@code stop()} is allowed from {@code RUNNING}, {@code PAUSED}
+ * and {@code STOPPING}. {@code cancel()} is allowed in every state: it sets the cancelled
+ * flag, which only {@code start()} clears. Any other event throws
+ * {@link IllegalStateException}, e.g. {@code "indexer: stop() while IDLE"}.
+ *
+ * <p><b>Thread safety.</b> Every method may be called from any thread. The queries
+ * ({@link #state()}, {@link #isCancelled()}, the other {@code is...()} methods, the timing
+ * methods and {@link #toString()}) never block and take no lock. Transitions change the
+ * state under a private lock held only for a few field writes; listeners run after it is
+ * released, on the thread that made the transition. Listeners of two transitions made by
+ * two threads at once may run at the same time.
+ *
+ * <p><b>Memory consistency effects.</b> Actions in a thread before it calls
+ * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
+ * {@code sleep} return false or {@code awaitCancellation} return true because of it.
+ * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
+ * it. A transition happens-before the listeners it runs.
+ *
+ * <p><b>Example.</b>
+ * <pre>{@code
+ * RunState run = new RunState("indexer");
+ * run.cancelOnShutdown();                  // Ctrl-C or SIGTERM cancels it
+ * run.run(() -> {
+ *     while (!run.isCancelled()) {
+ *         indexOneBatch();
+ *         run.sleep(Duration.ofSeconds(5)); // wakes at once when cancelled
+ *     }
+ * });
+ * }</pre>
+ */
+public final class RunState {
+
+    /** The states of a {@link RunState}; see the class documentation for the transitions. */
+    public enum State {
+        /** Never started: the initial state. */
+        IDLE,
+        /** Started and not yet cancelled, paused or stopped. */
+        RUNNING,
+        /** Started and paused: {@code throwIfCancelled()} and {@code sleep} block. */
+        PAUSED,
+        /** Cancelled while running: the task should finish and call {@code stop()}. */
+        STOPPING,
+        /** Stopped: may be started again. */
+        STOPPED
+    }
+
+    /**
+     * A task body that may throw a checked exception, for {@link #run(ThrowingRunnable)}.
+     */
+    @FunctionalInterface
+    public interface ThrowingRunnable {
+        /**
+         * Runs the body.
+         *
+         * @throws Exception if the body fails
+         */
+        void run() throws Exception;
+    }
+
+    /**
+     * A listener registration or shutdown hook; closing it removes what it registered.
+     * Unlike {@link AutoCloseable#close()}, its {@code close()} throws nothing.
+     */
+    public interface Registration extends AutoCloseable {
+        /** Removes the registration; later calls do nothing. Never blocks for long. */
+        @Override
+        void close();
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(RunState.class);
+    private static final AtomicInteger NAMES = new AtomicInteger();
+    private static final State[] STATES = State.values();
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
+
+    // The state word: the State ordinal in the low 3 bits, then the cancelled flag, then a
+    // constant bit saying a cancel poll must be asked, so isCancelled() is one read.
+    private static final int STATE_MASK = 0b111;
+    private static final int IDLE = 0;
+    private static final int RUNNING = 1;
+    private static final int PAUSED = 2;
+    private static final int STOPPING = 3;
+    private static final int STOPPED = 4;
+    private static final int CANCELLED = 1 << 3;
+    private static final int POLL = 1 << 4;
+
+    private static final ChildRef[] NO_CHILDREN = {};
+    private static final Waiter[] NO_WAITERS = {};
+
+    private final String name;
+    private final Ticker ticker;
+    private final Clock clock;
+    private final @Nullable BooleanSupplier cancelPoll;
+    /** Guards transitions, the waiter list and child registration; never held while parked. */
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Threads parked in a wait; a transition that may end a wait takes them all. Guarded by lock. */
+    private final ArrayList<Waiter> waiters = new ArrayList<>();
+
+    /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
+    private volatile int state;
+    /** Timing of the current or last run; written under lock before the state. */
+    private volatile RunTimes times = RunTimes.INITIAL;
+    private final RunStateListeners listeners = new RunStateListeners();
+    /** Copy-on-write, weakly held; written under lock. */
+    private volatile ChildRef[] children = NO_CHILDREN;
+    /** Counts starts, so run() stops only the run it started. Written under lock. */
+    private volatile long runs;
+    /** The last run whose stop listeners have all returned. Written under lock. */
+    private volatile long stopsDone;
+
+    /** Creates an idle RunState with a generated name, the system ticker and UTC clock. */
+    public RunState() {
+        this("runstate-" + NAMES.incrementAndGet());
+    }
+
+    /**
+     * Creates an idle RunState with the system ticker and the UTC clock.
+     *
+     * @param name the name used in messages, logs and {@link #toString()}
+     * @throws NullPointerException if {@code name} is null
+     */
+    public RunState(String name) {
+        this(Objects.requireNonNull(name, "name"), Ticker.systemTicker(), Clock.systemUTC(), null);
+    }
+
+    private RunState(String name, Ticker ticker, Clock clock, @Nullable BooleanSupplier cancelPoll) {
+        this.name = name;
+        this.ticker = ticker;
+        this.clock = clock;
+        this.cancelPoll = cancelPoll;
+        this.state = IDLE | (cancelPoll == null ? 0 : POLL);
+    }
+
+    /**
+     * Returns a builder for a RunState with a custom ticker, clock or cancel poll.
+     *
+     * @param name the name used in messages, logs and {@link #toString()}
+     * @return a new builder
+     * @throws NullPointerException if {@code name} is null
+     */
+    public static Builder builder(String name) {
+        return new Builder(Objects.requireNonNull(name, "name"));
+    }
+
+    // ---------------------------------------------------------------- transitions
+
+    /**
+     * Starts a run: from {@code IDLE} or {@code STOPPED} to {@code RUNNING}. Clears the
+     * cancelled flag, records the start time, then runs the start listeners in this thread.
+     *
+     * @throws IllegalStateException if the state is {@code RUNNING}, {@code PAUSED} or
+     *     {@code STOPPING}, e.g. {@code "indexer: start() while RUNNING"}
+     */
+    public void start() {
+        startRun(true);
+    }
+
+    /**
+     * Starts and returns the new run's number; if not IDLE or STOPPED, throws if
+     * {@code strict}, else returns 0 and changes nothing.
+     */
+    private long startRun(boolean strict) {
+        RunStateListeners.Entry[] toCall;
+        long run;
+        lock.lock();
+        try {
+            int s = state;
+            int st = s & STATE_MASK;
+            if (st != IDLE && st != STOPPED) {
+                if (strict) {
+                    throw illegal("start()", s);
+                }
+                return 0L;
+            }
+            times = times.started(ticker.read(), clock.instant());
+            run = ++runs;
+            state = RUNNING | (s & POLL);
+            toCall = listeners.snapshot();
+        } finally {
+            lock.unlock();
+        }
+        RunStateListeners.fire(toCall, Event.START, this);
+        return run;
+    }
+
+    /**
+     * Cancels: sets the cancelled flag in every state, and moves {@code RUNNING} or
+     * {@code PAUSED} to {@code STOPPING}. Wakes every thread waiting in {@code sleep},
+     * {@code awaitCancellation}, {@code throwIfCancelled} or a pause, cancels the children,
+     * then runs the cancel listeners in this thread. Does nothing if already cancelled.
+     * Never throws because of the state.
+     */
+    public void cancel() {
+        RunStateListeners.Entry[] toCall;
+        Waiter[] toWake;
+        lock.lock();
+        try {
+            int s = state;
+            if ((s & CANCELLED) != 0) {
+                return;
+            }
+            int st = s & STATE_MASK;
+            int next = st == RUNNING || st == PAUSED ? STOPPING : st;
+            state = next | CANCELLED | (s & POLL);
+            toWake = takeWaiters();
+            toCall = listeners.snapshot();
+        } finally {
+            lock.unlock();
+        }
+        unparkAll(toWake);
+        for (ChildRef ref : children) {
+            RunState child = ref.get();
+            if (child != null) {
+                child.cancel();
+            }
+        }
+        RunStateListeners.fire(toCall, Event.CANCEL, this);
+    }
+
+    /**
+     * Pauses: from {@code RUNNING} to {@code PAUSED}, after which {@code throwIfCancelled()}
+     * and {@code sleep} block until {@link #resume()} or {@link #cancel()}. Does nothing
+     * while {@code PAUSED}.
+     *
+     * @throws IllegalStateException if the state is {@code IDLE}, {@code STOPPING} or
+     *     {@code STOPPED}
+     */
+    public void pause() {
+        lock.lock();
+        try {
+            int s = state;
+            int st = s & STATE_MASK;
+            if (st == RUNNING) {
+                state = PAUSED | (s & ~STATE_MASK);
+            } else if (st != PAUSED) {
+                throw illegal("pause()", s);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Resumes: from {@code PAUSED} to {@code RUNNING}, waking the threads the pause blocks.
+     * Does nothing while {@code RUNNING}.
+     *
+     * @throws IllegalStateException if the state is {@code IDLE}, {@code STOPPING} or
+     *     {@code STOPPED}
+     */
+    public void resume() {
+        Waiter[] toWake = NO_WAITERS;
+        lock.lock();
+        try {
+            int s = state;
+            int st = s & STATE_MASK;
+            if (st == PAUSED) {
+                state = RUNNING | (s & ~STATE_MASK);
+                toWake = takeWaiters();
+            } else if (st != RUNNING) {
+                throw illegal("resume()", s);
+            }
+        } finally {
+            lock.unlock();
+        }
+        unparkAll(toWake);
+    }
+
+    /**
+     * Stops: from {@code RUNNING}, {@code PAUSED} or {@code STOPPING} to {@code STOPPED}.
+     * Records the stop time, adds the run to the total time, runs the stop listeners in
+     * this thread, then wakes {@code awaitStopped} (and a shutdown hook waiting for the
+     * stop). The cancelled flag is kept.
+     *
+     * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
+     *     {@code "indexer: stop() while IDLE"}
+     */
+    public void stop() {
+        if (!stopRun(0L)) {
+            throw illegal("stop()", state);
+        }
+    }
+
+    /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
+    private boolean stopRun(long run) {
+        RunStateListeners.Entry[] toCall;
+        Waiter[] toWake;
+        long stopped;
+        lock.lock();
+        try {
+            int s = state;
+            int st = s & STATE_MASK;
+            if (st == IDLE || st == STOPPED || (run != 0L && run != runs)) {
+                return false;
+            }
+            times = times.stopped(ticker.read(), clock.instant());
+            state = STOPPED | (s & ~STATE_MASK);
+            stopped = runs;
+            toWake = takeWaiters(); // releases pauses now; awaitStopped once the listeners ran
+            toCall = listeners.snapshot();
+        } finally {
+            lock.unlock();
+        }
+        unparkAll(toWake);
+        try {
+            RunStateListeners.fire(toCall, Event.STOP, this);
+        } finally {
+            lock.lock();
+            try {
+                stopsDone = Math.max(stopsDone, stopped);
+                toWake = takeWaiters();
+            } finally {
+                lock.unlock();
+            }
+            unparkAll(toWake);
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /**
+     * Returns the current state. Never blocks.
+     *
+     * @return the state
+     */
+    public State state() {
+        return STATES[state & STATE_MASK];
+    }
+
+    /**
+     * Returns whether this RunState is cancelled: a single volatile read. If a cancel poll
+     * was configured and the flag is not set, asks the poll too; when the poll says true,
+     * this thread {@linkplain #cancel() cancels} (running the cancel listeners), so the
+     * RunState stays cancelled until the next {@code start()}.
+     *
+     * @return true if cancelled since the last start
+     * @throws RuntimeException if the cancel poll throws, as itself
+     */
+    public boolean isCancelled() {
+        int s = state;
+        if ((s & (CANCELLED | POLL)) == 0) {
+            return false; // the polling loop's path: one read, one test
+        }
+        return (s & CANCELLED) != 0 || pollCancelled();
+    }
+
+    private boolean pollCancelled() {
+        BooleanSupplier poll = cancelPoll;
+        if (poll == null) {
+            throw new AssertionError("POLL bit without a poll: " + state);
+        }
+        if (!poll.getAsBoolean()) {
+            return false;
+        }
+        cancel();
+        return true;
+    }
+
+    /**
+     * Returns whether a run is under way: the state is {@code RUNNING}, {@code PAUSED} or
+     * {@code STOPPING}. Never blocks.
+     *
+     * @return true while started and not yet stopped
+     */
+    public boolean isRunning() {
+        int st = state & STATE_MASK;
+        return st == RUNNING || st == PAUSED || st == STOPPING;
+    }
+
+    /**
+     * Returns whether the state is {@code STOPPING}. Never blocks.
+     *
+     * @return true if cancelled while running and not yet stopped
+     */
+    public boolean isStopping() {
+        return (state & STATE_MASK) == STOPPING;
+    }
+
+    /**
+     * Returns whether the state is {@code PAUSED}. Never blocks.
+     *
+     * @return true if paused
+     */
+    public boolean isPaused() {
+        return (state & STATE_MASK) == PAUSED;
+    }
+
+    /**
+     * Returns whether the state is {@code STOPPED}. Never blocks.
+     *
+     * @return true if stopped
+     */
+    public boolean isStopped() {
+        return (state & STATE_MASK) == STOPPED;
+    }
+
+    /**
+     * Returns whether the state is {@code IDLE} (never started). Never blocks.
+     *
+     * @return true if never started
+     */
+    public boolean isIdle() {
+        return (state & STATE_MASK) == IDLE;
+    }
+
+    /**
+     * Returns the name given at construction.
+     *
+     * @return the name
+     */
+    public String name() {
+        return name;
+    }
+
+    // ---------------------------------------------------------------- timing
+
+    /**
+     * Returns when the current or last run started, from the clock. Never blocks.
+     *
+     * @return the start time, or empty before the first start
+     */
+    public Optional<Instant> startTime() {
+        return Optional.ofNullable(times.startTime);
+    }
+
+    /**
+     * Returns when the last run stopped, from the clock. Never blocks.
+     *
+     * @return the stop time, or empty before the first stop and while running
+     */
+    public Optional<Instant> stopTime() {
+        return Optional.ofNullable(times.stopTime);
+    }
+
+    /**
+     * Returns the length of the current run so far (while {@code RUNNING}, {@code PAUSED}
+     * or {@code STOPPING}, paused time included) or of the last run once stopped, from the
+     * ticker. Never blocks.
+     *
+     * @return the run time; zero before the first start
+     */
+    public Duration runTime() {
+        RunTimes t = times;
+        return Duration.ofNanos(t.running ? t.runNanos(ticker.read()) : t.lastRunNanos);
+    }
+
+    /**
+     * Returns the length of all runs together, the current one included. Never blocks.
+     *
+     * @return the total run time; zero before the first start
+     */
+    public Duration totalTime() {
+        RunTimes t = times;
+        long current = t.running ? t.runNanos(ticker.read()) : 0L;
+        return Duration.ofNanos(RunTimes.saturatedAdd(t.pastRunsNanos, current));
+    }
+
+    // ---------------------------------------------------------------- waiting
+
+    /**
+     * Throws if cancelled; while paused (and not cancelled), first blocks until resumed,
+     * cancelled or stopped. The pause wait is not interruptible: an interrupt received
+     * during it is kept and the thread's interrupt flag is set again before returning.
+     *
+     * @throws CancellationException if cancelled, with the message {@code "indexer: cancelled"}
+     */
+    public void throwIfCancelled() {
+        awaitNotPaused();
+        if (isCancelled()) {
+            throw new CancellationException(name + ": cancelled");
+        }
+    }
+
+    /**
+     * Sleeps up to {@code duration}, waking at once when cancelled (no polling steps). If
+     * paused when the time is up, keeps sleeping until resumed, cancelled or stopped.
+     *
+     * @param duration how long to sleep; huge values mean practically forever
+     * @return false at once if cancelled before or during the sleep; true if it slept the
+     *     whole time
+     * @throws InterruptedException if the thread is interrupted while sleeping; the state
+     *     is unchanged
+     * @throws NullPointerException if {@code duration} is null
+     * @throws IllegalArgumentException if {@code duration} is negative
+     */
+    public boolean sleep(Duration duration) throws InterruptedException {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(duration, "duration"));
+        if (isCancelled()) {
+            return false;
+        }
+        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, true)) {
+            return false;
+        }
+        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, true);
+        return (state & CANCELLED) == 0;
+    }
+
+    /**
+     * Waits until cancelled or until the timeout elapses.
+     *
+     * @param timeout how long to wait at most; huge values mean practically forever
+     * @return true if cancelled (at once if already cancelled), false if the time elapsed
+     * @throws InterruptedException if the thread is interrupted while waiting; the state is
+     *     unchanged
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
+    public boolean awaitCancellation(Duration timeout) throws InterruptedException {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, true);
+    }
+
+    /**
+     * Waits until the state is {@code STOPPED} and the stop listeners have returned, or
+     * until the timeout elapses. (A stop listener must therefore not wait here for its own
+     * RunState.)
+     *
+     * @param timeout how long to wait at most; huge values mean practically forever
+     * @return true if stopped (at once if already stopped), false if the time elapsed
+     * @throws InterruptedException if the thread is interrupted while waiting; the state is
+     *     unchanged
+     * @throws NullPointerException if {@code timeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
+    public boolean awaitStopped(Duration timeout) throws InterruptedException {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        return awaitUntil(UNTIL_STOPPED, true, nanos, true);
+    }
+
+    private static final int UNTIL_CANCELLED = 0;
+    private static final int UNTIL_STOPPED = 1;
+    private static final int UNTIL_NOT_RUNNING = 2;
+    private static final int UNTIL_NOT_PAUSED = 3;
+
+    /** Whether the wait {@code until} is over. Lock-free: volatile reads only. */
+    private boolean reached(int until) {
+        int s = state;
+        switch (until) {
+            case UNTIL_CANCELLED:
+                return (s & CANCELLED) != 0;
+            case UNTIL_STOPPED:
+                return (s & STATE_MASK) == STOPPED && stopsDone == runs;
+            case UNTIL_NOT_RUNNING:
+                return ((s & STATE_MASK) == STOPPED || (s & STATE_MASK) == IDLE) && stopsDone == runs;
+            case UNTIL_NOT_PAUSED:
+                return (s & (STATE_MASK | CANCELLED)) != PAUSED;
+            default:
+                throw new AssertionError("until: " + until);
+        }
+    }
+
+    /**
+     * Parks until {@code reached(until)}, woken by the transition that may reach it (no
+     * polling steps). If {@code timed}, gives up after {@code nanos} (the remaining time is
+     * recomputed after every wake-up) and returns false. If {@code interruptible}, an
+     * interrupt throws {@code InterruptedException}; otherwise it is kept and the interrupt
+     * flag set again on return.
+     *
+     * <p>No lost wake-up: a waiter enqueues itself and checks the condition under the lock,
+     * and every transition changes the state and takes the waiters under the same lock,
+     * unparking them after releasing it. A woken waiter checks the condition without the
+     * lock, so the wake-up path is one unpark and a few volatile reads.
+     */
+    private boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+            throws InterruptedException {
+        if (reached(until)) {
+            return true;
+        }
+        if (interruptible && Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        long deadline = timed ? System.nanoTime() + nanos : 0L;
+        Waiter w = new Waiter();
+        boolean interrupted = false;
+        try {
+            for (;;) {
+                lock.lock();
+                try {
+                    if (reached(until)) {
+                        return true;
+                    }
+                    if (timed && (nanos = deadline - System.nanoTime()) <= 0L) {
+                        return false;
+                    }
+                    if (!w.queued) {
+                        w.queued = true;
+                        waiters.add(w);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                if (timed) {
+                    LockSupport.parkNanos(this, nanos);
+                } else {
+                    LockSupport.park(this);
+                }
+                if (Thread.interrupted()) {
+                    if (interruptible) {
+                        throw new InterruptedException();
+                    }
+                    interrupted = true;
+                }
+                if (reached(until)) {
+                    return true;
+                }
+            }
+        } finally {
+            if (w.queued) {
+                lock.lock();
+                try {
+                    if (w.queued) {
+                        w.queued = false;
+                        waiters.remove(w);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Waits, not interruptibly, while PAUSED and not cancelled. */
+    private void awaitNotPaused() {
+        if ((state & (STATE_MASK | CANCELLED)) != PAUSED) {
+            return;
+        }
+        try {
+            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, false);
+        } catch (InterruptedException e) {
+            throw new AssertionError("uninterruptible wait threw", e);
+        }
+    }
+
+    /** Takes every parked waiter, for unparking after the lock is released. Under lock. */
+    private Waiter[] takeWaiters() {
+        if (waiters.isEmpty()) {
+            return NO_WAITERS;
+        }
+        Waiter[] ws = waiters.toArray(NO_WAITERS);
+        waiters.clear();
+        for (Waiter w : ws) {
+            w.queued = false;
+        }
+        return ws;
+    }
+
+    private static void unparkAll(Waiter[] ws) {
+        for (Waiter w : ws) {
+            LockSupport.unpark(w.thread);
+        }
+    }
+
+    /** A thread parked in {@link #awaitUntil}. */
+    private static final class Waiter {
+        final Thread thread = Thread.currentThread();
+        /** In the waiters list; written under lock. */
+        volatile boolean queued;
+    }
+
+    // ---------------------------------------------------------------- running a body
+
+    /**
+     * Returns a view of {@code items} that ends early once this RunState is cancelled:
+     * each {@code hasNext()} first waits out a pause (as {@link #throwIfCancelled()}
+     * does), then returns false if cancelled.
+     *
+     * @param items the items to go through
+     * @param <T> the item type
+     * @return an iterable over {@code items} until cancelled
+     * @throws NullPointerException if {@code items} is null
+     */
+    public <T> Iterable<T> iterate(Iterable<T> items) {
+        Objects.requireNonNull(items, "items");
+        return () -> new Iterator<T>() {
+            private final Iterator<T> it = items.iterator();
+
+            @Override
+            public boolean hasNext() {
+                awaitNotPaused();
+                return !isCancelled() && it.hasNext();
+            }
+
+            @Override
+            public T next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException(name + ": no more items or cancelled");
+                }
+                return it.next();
+            }
+        };
+    }
+
+    /**
+     * Runs {@code body} as one run: starts, runs the body, and always stops that run (unless
+     * another thread stopped it meanwhile). If the body throws, cancels before stopping and
+     * rethrows. If a run is already under way, just runs the body: no start, cancel or stop.
+     *
+     * @param body the task
+     * @throws NullPointerException if {@code body} is null
+     * @throws LifecycleException if the body threw a checked exception (the cause); an
+     *     {@code InterruptedException} also sets the thread's interrupt flag again
+     * @throws RuntimeException if the body threw one, as itself ({@link Error}s too)
+     */
+    public void run(ThrowingRunnable body) {
+        Objects.requireNonNull(body, "body");
+        call(() -> {
+            body.run();
+            return null;
+        }, "run()");
+    }
+
+    /**
+     * Like {@link #run(ThrowingRunnable)}, returning the body's result.
+     *
+     * @param body the task
+     * @param <V> the result type
+     * @return what the body returned
+     * @throws NullPointerException if {@code body} is null
+     * @throws LifecycleException if the body threw a checked exception (the cause); an
+     *     {@code InterruptedException} also sets the thread's interrupt flag again
+     * @throws RuntimeException if the body threw one, as itself ({@link Error}s too)
+     */
+    public <V extends @Nullable Object> V call(Callable<V> body) {
+        return call(Objects.requireNonNull(body, "body"), "call()");
+    }
+
+    private <V extends @Nullable Object> V call(Callable<V> body, String method) {
+        long run = startRun(false);
+        if (run == 0L) {
+            try {
+                return body.call();
+            } catch (Exception e) {
+                throw Checks.unchecked(e, name + ": " + method + " body failed");
+            }
+        }
+        try {
+            return body.call();
+        } catch (Throwable t) {
+            cancel();
+            throw Checks.unchecked(t, name + ": " + method + " body failed");
+        } finally {
+            stopRun(run);
+        }
+    }
+
+    // ---------------------------------------------------------------- listeners
+
+    /**
+     * Adds a listener run after each {@link #start()}, on the starting thread.
+     *
+     * @param listener called with this RunState
+     * @return a registration whose {@code close()} removes the listener
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Registration onStart(Consumer<RunState> listener) {
+        return addListener(Event.START, listener);
+    }
+
+    /**
+     * Adds a listener run after each {@link #cancel()} that changed something, on the
+     * cancelling thread.
+     *
+     * @param listener called with this RunState
+     * @return a registration whose {@code close()} removes the listener
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Registration onCancel(Consumer<RunState> listener) {
+        return addListener(Event.CANCEL, listener);
+    }
+
+    /**
+     * Adds a listener run after each {@link #stop()}, on the stopping thread.
+     *
+     * <p>For all three kinds: listeners run in registration order, exactly once per
+     * transition, after the state changed and outside any lock. A listener added during a
+     * transition is not called for it; one removed during a transition is called at most
+     * once. One that throws is logged (slf4j, warn) and the others still run.
+     *
+     * @param listener called with this RunState
+     * @return a registration whose {@code close()} removes the listener
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Registration onStop(Consumer<RunState> listener) {
+        return addListener(Event.STOP, listener);
+    }
+
+    private Registration addListener(Event event, Consumer<RunState> listener) {
+        return listeners.add(event, Objects.requireNonNull(listener, "listener"));
+    }
+
+    // ---------------------------------------------------------------- shutdown, children
+
+    /**
+     * Registers a JVM shutdown hook that cancels this RunState and waits up to 10 seconds
+     * for its run to stop, so a daemon loop ends cleanly on Ctrl-C or SIGTERM. Same as
+     * {@code cancelOnShutdown(Duration.ofSeconds(10))}.
+     *
+     * @return a registration whose {@code close()} removes the hook
+     * @throws IllegalStateException if the JVM is already shutting down
+     */
+    public Registration cancelOnShutdown() {
+        return cancelOnShutdown(SHUTDOWN_WAIT);
+    }
+
+    /**
+     * Registers a JVM shutdown hook that {@linkplain #cancel() cancels} this RunState and
+     * then waits up to {@code maxWait} until it is no longer running (the loop's
+     * {@code stop()} has returned, stop listeners included), logging a warning if it is
+     * still running then. The JVM exits when
+     * every hook has returned, so the wait gives the loop time to finish its work.
+     *
+     * @param maxWait how long the hook waits for the stop at most
+     * @return a registration whose {@code close()} removes the hook (doing nothing if the
+     *     JVM is already shutting down)
+     * @throws NullPointerException if {@code maxWait} is null
+     * @throws IllegalArgumentException if {@code maxWait} is negative
+     * @throws IllegalStateException if the JVM is already shutting down
+     */
+    public Registration cancelOnShutdown(Duration maxWait) {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(maxWait, "maxWait"));
+        Thread hook = new Thread(() -> cancelAndWait(nanos), "refkit-shutdown-" + name);
+        Runtime.getRuntime().addShutdownHook(hook);
+        return () -> {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or about to: nothing left to remove
+            }
+        };
+    }
+
+    private void cancelAndWait(long nanos) {
+        cancel();
+        try {
+            if (!awaitUntil(UNTIL_NOT_RUNNING, true, nanos, true)) {
+                log.warn("{}: still {} {} after the shutdown cancel", name, state(),
+                        Duration.ofNanos(nanos));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Returns a new child RunState that is cancelled whenever this one is: this one's
+     * cancels, now and later, reach the child (its {@code isCancelled()} also asks this
+     * one), while the child's own cancel does not reach this one. The child shares this
+     * one's ticker and clock and starts {@code IDLE}.
+     *
+     * <p>This RunState holds its children weakly: a child nobody refers to any more is
+     * dropped, so short-lived children never pile up. Keep a reference to a child for as
+     * long as its listeners must run.
+     *
+     * @param name the child's name
+     * @return the child
+     * @throws NullPointerException if {@code name} is null
+     */
+    public RunState child(String name) {
+        RunState child = new RunState(Objects.requireNonNull(name, "name"), ticker, clock,
+                this::isCancelled);
+        lock.lock();
+        try {
+            ChildRef[] old = children;
+            int live = 0;
+            ChildRef[] next = new ChildRef[old.length + 1];
+            for (ChildRef ref : old) {
+                if (ref.get() != null) {
+                    next[live++] = ref;
+                }
+            }
+            next[live++] = new ChildRef(child);
+            children = live == next.length ? next : Arrays.copyOf(next, live);
+        } finally {
+            lock.unlock();
+        }
+        if ((state & CANCELLED) != 0) {
+            child.cancel();
+        }
+        return child;
+    }
+
+    private static final class ChildRef extends WeakReference<RunState> {
+        ChildRef(RunState child) {
+            super(child);
+        }
+    }
+
+    /**
+     * Returns {@code RunState[name]{STATE, cancelled=flag, runTime=duration}}, e.g.
+     * {@code RunState[indexer]{RUNNING, cancelled=false, runTime=PT0.2S}}. Never blocks and
+     * never asks the cancel poll.
+     */
+    @Override
+    public String toString() {
+        int s = state;
+        return "RunState[" + name + "]{" + STATES[s & STATE_MASK] + ", cancelled="
+                + ((s & CANCELLED) != 0) + ", runTime=" + runTime() + "}";
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private IllegalStateException illegal(String event, int s) {
+        return new IllegalStateException(name + ": " + event + " while " + STATES[s & STATE_MASK]);
+    }
+
+    /** Builds a {@link RunState} with a custom ticker, clock or cancel poll. */
+    public static final class Builder {
+        private final String name;
+        private Ticker ticker = Ticker.systemTicker();
+        private Clock clock = Clock.systemUTC();
+        private @Nullable BooleanSupplier cancelPoll;
+
+        private Builder(String name) {
+            this.name = name;
+        }
+
+        /**
+         * Sets the ticker that measures {@link #runTime()} and {@link #totalTime()};
+         * default {@link Ticker#systemTicker()}. It is read under the state lock, so it
+         * must be quick and must not call back into the RunState.
+         *
+         * @param ticker the ticker
+         * @return this builder
+         * @throws NullPointerException if {@code ticker} is null
+         */
+        public Builder ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker");
+            return this;
+        }
+
+        /**
+         * Sets the clock that stamps {@link #startTime()} and {@link #stopTime()}; default
+         * {@link Clock#systemUTC()}. It is read under the state lock, so it must be quick
+         * and must not call back into the RunState.
+         *
+         * @param clock the clock
+         * @return this builder
+         * @throws NullPointerException if {@code clock} is null
+         */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Sets a cancel poll: {@link #isCancelled()} asks it whenever the cancelled flag is
+         * not set, and the first true cancels the RunState. The poll cannot wake a thread
+         * already waiting in {@code sleep} or {@code awaitCancellation}; they ask it when
+         * they begin. Called without any lock held; it should be quick.
+         *
+         * @param cancelPoll says whether to cancel
+         * @return this builder
+         * @throws NullPointerException if {@code cancelPoll} is null
+         */
+        public Builder cancelPoll(BooleanSupplier cancelPoll) {
+            this.cancelPoll = Objects.requireNonNull(cancelPoll, "cancelPoll");
+            return this;
+        }
+
+        /**
+         * Builds an idle RunState.
+         *
+         * @return the new RunState
+         */
+        public RunState build() {
+            return new RunState(name, ticker, clock, cancelPoll);
+        }
+    }
+}
