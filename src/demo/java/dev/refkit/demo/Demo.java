@@ -17,6 +17,9 @@ public final class Demo {
     public static void main(String[] args) throws Exception {
         System.out.println("== MultiOpen and Shared: one resource, many threads");
         MultiOpenDemo.run();
+        System.out.println();
+        System.out.println("== RunState: a daemon loop that stops promptly (Ctrl-C stops it early)");
+        RunStateDemo.run();
         System.out.println("Refkit demo done.");
     }
 }
