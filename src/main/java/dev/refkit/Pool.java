@@ -546,7 +546,14 @@ public final class Pool<T> implements AutoCloseable {
             if (t != null) {
                 LockSupport.unpark(t);
             } else {
-                completeAsync(w);
+                try {
+                    completeAsync(w);
+                } catch (RuntimeException | Error e) { // a validator threw an Error
+                    CompletableFuture<Lease<T>> f = w.future;
+                    if (f != null) {
+                        f.completeExceptionally(e);
+                    }
+                }
             }
         }
     }
@@ -1339,8 +1346,9 @@ public final class Pool<T> implements AutoCloseable {
         /**
          * With true, a lease that becomes unreachable without being closed is noticed (via
          * {@link java.lang.ref.Cleaner}): its object is destroyed, its slot freed and a
-         * warning logged with the stack trace of the borrow. Costs a stack trace and a
-         * cleaner registration per borrow. Default false.
+         * warning logged with the stack trace of the borrow; the destroyer then runs on
+         * the cleaner's daemon thread. Costs a stack trace and a cleaner registration per
+         * borrow, so it is meant for tests and staging. Default false.
          *
          * @param leakDetection whether to watch for dropped leases
          * @return this builder
