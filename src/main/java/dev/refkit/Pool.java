@@ -720,20 +720,25 @@ public final class Pool<T> implements AutoCloseable {
             return;
         }
         if ((c & SHRINK) != 0 && n <= maxSize) {
-            lock.lock();
-            try {
-                if (size <= maxSize) {
-                    ctl = ctl & ~SHRINK;
-                }
-            } finally {
-                lock.unlock();
-            }
+            clearShrink();
         }
         if ((c & WAITERS) != 0) {
             drain();
         }
         if ((c & CLOSED) != 0 && n == 0) {
             terminated.countDown();
+        }
+    }
+
+    /** Clears {@link #SHRINK} once the pool fits its bound again. */
+    private void clearShrink() {
+        lock.lock();
+        try {
+            if (size <= maxSize) {
+                ctl = ctl & ~SHRINK;
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -919,8 +924,9 @@ public final class Pool<T> implements AutoCloseable {
     /** A slot just became idle while ctl was non-zero: close, shrink or waiters. */
     private void afterIdle(PoolSlot<T> s) {
         int c = ctl;
-        if ((c & (CLOSED | SHRINK)) != 0
-                && ((c & CLOSED) != 0 || size > maxSize)) {
+        if ((c & (CLOSED | SHRINK)) == SHRINK && size <= maxSize) {
+            clearShrink(); // a racing destroy fitted the pool before SHRINK was set
+        } else if ((c & (CLOSED | SHRINK)) != 0) {
             long st = s.state();
             if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
                 if (unbounded) {
