@@ -407,6 +407,49 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** 1000 virtual threads (Java 21+) sharing 10 objects, parking while they hold one, all finish. */
+    @Test
+    void borrow_thousandVirtualThreads_allServedNeverOverBound() throws Exception {
+        java.lang.reflect.Method newExecutor;
+        try {
+            newExecutor = java.util.concurrent.Executors.class
+                    .getMethod("newVirtualThreadPerTaskExecutor");
+        } catch (NoSuchMethodException e) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "virtual threads need Java 21+");
+            return;
+        }
+        try (Pool<Res> pool = builder().maxSize(10).build()) {
+            java.util.concurrent.ExecutorService ex =
+                    (java.util.concurrent.ExecutorService) newExecutor.invoke(null);
+            AtomicInteger doubleLends = new AtomicInteger();
+            List<Future<?>> all = new ArrayList<>();
+            for (int t = 0; t < 1000; t++) {
+                all.add(ex.submit(() -> {
+                    for (int i = 0; i < 20; i++) {
+                        try (Lease<Res> l = pool.borrow()) {
+                            Res r = l.get();
+                            if (!r.inUse.compareAndSet(false, true)) {
+                                doubleLends.incrementAndGet();
+                            }
+                            java.util.concurrent.locks.LockSupport.parkNanos(1_000);
+                            r.inUse.set(false);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : all) {
+                f.get(25, TimeUnit.SECONDS);
+            }
+            ex.shutdown();
+            assertTrue(ex.awaitTermination(10, TimeUnit.SECONDS));
+            assertEquals(0, doubleLends.get());
+            assertEquals(20_000, pool.stats().borrows());
+            assertTrue(factory.maxAlive.get() <= 10, "alive " + factory.maxAlive);
+            assertEquals(0, pool.stats().waiting());
+        }
+    }
+
     /**
      * Randomized stress: many threads borrow every way, return, invalidate, time out and
      * cancel while the factory and validator fail now and then and the size changes. Checks
