@@ -546,14 +546,44 @@ public final class Pool<T> implements AutoCloseable {
             if (t != null) {
                 LockSupport.unpark(t);
             } else {
-                try {
-                    completeAsync(w);
-                } catch (RuntimeException | Error e) { // a validator threw an Error
-                    CompletableFuture<Lease<T>> f = w.future;
-                    if (f != null) {
-                        f.completeExceptionally(e);
-                    }
-                }
+                trampoline(() -> completeAsyncSafely(w));
+            }
+        }
+    }
+
+    /**
+     * Runs {@code r} now, unless this thread is already completing async borrows further up
+     * its stack; then {@code r} is queued and run by that outer call. Completing a future
+     * runs its dependents, which may close their lease and so complete the next future: this
+     * keeps the stack flat however many futures wait.
+     */
+    private static void trampoline(Runnable r) {
+        ArrayDeque<Runnable> pending = DELIVERING.get();
+        if (pending != null) {
+            pending.addLast(r);
+            return;
+        }
+        pending = new ArrayDeque<>();
+        DELIVERING.set(pending);
+        try {
+            Runnable next = r;
+            do {
+                next.run();
+            } while ((next = pending.pollFirst()) != null);
+        } finally {
+            DELIVERING.remove();
+        }
+    }
+
+    private static final ThreadLocal<ArrayDeque<Runnable>> DELIVERING = new ThreadLocal<>();
+
+    private void completeAsyncSafely(PoolWaiter<T> w) {
+        try {
+            completeAsync(w);
+        } catch (RuntimeException | Error e) { // a validator threw an Error
+            CompletableFuture<Lease<T>> f = w.future;
+            if (f != null) {
+                f.completeExceptionally(e);
             }
         }
     }

@@ -282,6 +282,29 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** Many queued async borrows whose dependents close at once do not recurse per waiter. */
+    @Test
+    void borrowAsync_manyWaitersClosingInDependents_noDeepRecursion() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).build()) {
+            Lease<Res> a = pool.borrow();
+            AtomicInteger served = new AtomicInteger();
+            List<CompletableFuture<Void>> all = new ArrayList<>();
+            for (int i = 0; i < 20_000; i++) {
+                all.add(pool.borrowAsync().thenAccept(l -> {
+                    try (l) {
+                        l.get();
+                        served.incrementAndGet();
+                    }
+                }));
+            }
+            a.close(); // serves all 20000, one after the other, on this thread
+            CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
+                    .get(20, TimeUnit.SECONDS);
+            assertEquals(20_000, served.get());
+            assertEquals(1, pool.stats().idle());
+        }
+    }
+
     /** Async failures: factory failure of an immediate borrow completes exceptionally. */
     @Test
     void borrowAsync_factoryFails_completesExceptionally() {
