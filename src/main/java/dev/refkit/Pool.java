@@ -244,7 +244,9 @@ public final class Pool<T> implements AutoCloseable {
      *
      * <p>Cancelling the future (or completing it any other way, e.g. {@code orTimeout})
      * gives up its place in line; an object granted at the same moment goes to the next
-     * waiter. Dependent actions run on the completing thread, never under a pool lock.
+     * waiter. Dependent actions run on the completing thread, never under a pool lock; if
+     * they close their lease at once, the next waiting futures are completed in a loop on
+     * that thread, not by recursion.
      *
      * @return a future lease; completed exceptionally with {@link ClosedException} if the
      *     pool is or becomes closed, or with the factory's exception
