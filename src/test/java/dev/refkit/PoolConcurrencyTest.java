@@ -340,6 +340,45 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** A timeout or an interrupt racing the grant of an object: the object is never lost. */
+    @Test
+    void borrow_timeoutOrInterruptRacesGrant_objectNeverLost() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).build()) {
+            for (int i = 0; i < 400; i++) {
+                boolean interrupt = i % 2 == 0;
+                Lease<Res> a = pool.borrow(Duration.ofSeconds(10));
+                AtomicReference<Thread> thread = new AtomicReference<>();
+                CountDownLatch started = new CountDownLatch(1);
+                CompletableFuture<Lease<Res>> waiter = fork(() -> {
+                    thread.set(Thread.currentThread());
+                    started.countDown();
+                    try {
+                        return pool.borrow(interrupt ? Duration.ofSeconds(10)
+                                : Duration.ofNanos(ThreadLocalRandom.current().nextInt(100_000)));
+                    } catch (TimeoutException | InterruptedException e) {
+                        return null;
+                    }
+                });
+                assertTrue(started.await(10, TimeUnit.SECONDS));
+                if (interrupt) {
+                    eventually(() -> pool.stats().waiting() == 1, "one waiter");
+                    thread.get().interrupt();
+                }
+                a.close();
+                Lease<Res> got = waiter.get(10, TimeUnit.SECONDS);
+                PoolStats s = pool.stats();
+                if (got != null) {
+                    assertEquals(0, s.idle(), "iteration " + i + ": " + s);
+                    got.close();
+                } else {
+                    assertEquals(1, s.idle(), "iteration " + i + ": " + s);
+                }
+                assertEquals(0, pool.stats().waiting());
+                assertEquals(1, pool.stats().size());
+            }
+        }
+    }
+
     /** close() wakes waiting threads and futures with ClosedException. */
     @Test
     void close_withWaiters_wakesThemWithClosedException() throws Exception {
