@@ -458,13 +458,20 @@ final class PoolConcurrencyTest {
                     return null;
                 }));
             }
-            eventually(() -> counts[0].get() + counts[1].get() > 20_000, "20000 borrows");
+            // measure only once both threads are running, not while one is still starting
+            eventually(() -> counts[0].get() > 1_000 && counts[1].get() > 1_000, "both running");
+            int start0 = counts[0].get();
+            int start1 = counts[1].get();
+            eventually(() -> counts[0].get() - start0 + counts[1].get() - start1 > 20_000,
+                    "20000 more borrows");
+            int d0 = counts[0].get() - start0;
+            int d1 = counts[1].get() - start1;
             stop.countDown();
             for (CompletableFuture<Void> f : threads) {
                 f.get(10, TimeUnit.SECONDS);
             }
-            int lo = Math.min(counts[0].get(), counts[1].get());
-            int hi = Math.max(counts[0].get(), counts[1].get());
+            int lo = Math.min(d0, d1);
+            int hi = Math.max(d0, d1);
             assertTrue(lo > hi / 4, "starved: " + lo + " vs " + hi);
         }
     }
