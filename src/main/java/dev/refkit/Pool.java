@@ -633,9 +633,15 @@ public final class Pool<T> implements AutoCloseable {
         if (n == 0) {
             return null;
         }
-        int start = stripe() / STRIPE_SPACING % n;
-        for (int i = 0; i < n; i++) {
-            PoolSlot<T> s = arr[(start + i) % n];
+        int i = stripe() / STRIPE_SPACING;
+        if (i >= n) {
+            i = 0;
+        }
+        for (int k = 0; k < n; k++, i++) {
+            if (i == n) {
+                i = 0;
+            }
+            PoolSlot<T> s = arr[i];
             long st = s.state();
             if (st == (st & ~KIND) && s.casState(st, st | kind)) {
                 if (unbounded) {
@@ -969,7 +975,44 @@ public final class Pool<T> implements AutoCloseable {
             return;
         }
         if ((c & WAITERS) != 0) {
-            drain();
+            handOver(s);
+        }
+    }
+
+    /**
+     * Gives the slot {@code s}, just made idle, to the oldest waiter: one CAS, no scan. This
+     * is all a returner owes the queue: a slot that became idle before a waiter arrived is
+     * found by that waiter's own scan in {@link #enqueue}, and one that a barger took here
+     * is handed over when the barger returns it.
+     */
+    private void handOver(PoolSlot<T> s) {
+        PoolWaiter<T> w;
+        lock.lock();
+        try {
+            w = queue.peekFirst();
+            if (w == null) {
+                return;
+            }
+            long st = s.state();
+            if (st != (st & ~KIND) || !s.casState(st, st | LENT)) {
+                return;
+            }
+            if (unbounded) {
+                claimedIdle();
+            }
+            w.slot = s;
+            w.stamp = st | LENT;
+            queue.pollFirst();
+            w.state = PoolWaiter.GRANTED;
+            ctl = ctl - 1;
+        } finally {
+            lock.unlock();
+        }
+        Thread t = w.thread;
+        if (t != null) {
+            LockSupport.unpark(t);
+        } else {
+            trampoline(() -> completeAsyncSafely(w));
         }
     }
 
