@@ -387,8 +387,9 @@ public final class Pool<T> implements AutoCloseable {
     }
 
     /**
-     * Parks until {@code w} is granted, closed, timed out or interrupted. Returns the lease,
-     * or null if the granted object failed its checks (the caller tries again).
+     * Parks until {@code w} is granted, signalled, closed, timed out or interrupted. Returns
+     * the lease, or null if the caller should try again (the granted object failed its
+     * checks, or an unfair pool woke it without an object).
      */
     private @Nullable PoolLease<T> await(PoolWaiter<T> w, boolean timed, long deadline,
             @Nullable Duration timeout) throws InterruptedException, TimeoutException {
@@ -425,11 +426,17 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    /** Turns a granted (or closed) waiter into a lease; null if the object failed checks. */
+    /**
+     * Turns a granted (or closed) waiter into a lease; null if the object failed its checks
+     * or the waiter was only woken to try again.
+     */
     private @Nullable PoolLease<T> take(PoolWaiter<T> w) {
         int st = w.state;
         if (st == PoolWaiter.CLOSED) {
             throw closed();
+        }
+        if (st == PoolWaiter.SIGNALLED) {
+            return null; // woken to try again (unfair pools)
         }
         if (st != PoolWaiter.GRANTED) {
             throw new AssertionError(st);
@@ -987,31 +994,43 @@ public final class Pool<T> implements AutoCloseable {
      */
     private void handOver(PoolSlot<T> s) {
         PoolWaiter<T> w;
+        boolean granted = false;
         lock.lock();
         try {
             w = queue.peekFirst();
             if (w == null) {
                 return;
             }
-            long st = s.state();
-            if (st != (st & ~KIND) || !s.casState(st, st | LENT)) {
-                return;
+            if (!fair && w.thread != null) {
+                // Unfair: leave the slot idle for whoever comes first (maybe the returner
+                // itself, borrowing again without parking) and wake the oldest thread to
+                // try; it joins the queue again if it loses. Each return wakes a different
+                // waiter, so no waiter sleeps while an object stays idle.
+                queue.pollFirst();
+                w.state = PoolWaiter.SIGNALLED;
+                ctl = ctl - 1;
+            } else {
+                long st = s.state();
+                if (st != (st & ~KIND) || !s.casState(st, st | LENT)) {
+                    return;
+                }
+                if (unbounded) {
+                    claimedIdle();
+                }
+                w.slot = s;
+                w.stamp = st | LENT;
+                queue.pollFirst();
+                w.state = PoolWaiter.GRANTED;
+                ctl = ctl - 1;
+                granted = true;
             }
-            if (unbounded) {
-                claimedIdle();
-            }
-            w.slot = s;
-            w.stamp = st | LENT;
-            queue.pollFirst();
-            w.state = PoolWaiter.GRANTED;
-            ctl = ctl - 1;
         } finally {
             lock.unlock();
         }
         Thread t = w.thread;
         if (t != null) {
             LockSupport.unpark(t);
-        } else {
+        } else if (granted) {
             trampoline(() -> completeAsyncSafely(w));
         }
     }
@@ -1413,8 +1432,11 @@ public final class Pool<T> implements AutoCloseable {
         /**
          * With true (the default), waiting borrowers are served in arrival order, and a
          * returned object goes to the oldest waiter before anyone else may take it. With
-         * false, a borrower that arrives when an object is idle may take it first (faster
-         * under contention, no starvation guarantee).
+         * false, a borrower that arrives when an object is idle may take it first, and a
+         * returned object is left for whoever comes first while the oldest waiting thread
+         * is woken to try for it (async waiters are still handed objects): more throughput
+         * when many threads, virtual ones above all, fight over few objects; no guarantee
+         * against starvation.
          *
          * @param fair whether borrowers are served in arrival order
          * @return this builder

@@ -340,6 +340,30 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** Unfair: a returner may borrow again at once, and the woken waiter is still served. */
+    @Test
+    void unfair_returnerBargesPastWaiter_waiterStillServed() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).fair(false).build()) {
+            for (int i = 0; i < 200; i++) {
+                Lease<Res> a = pool.borrow(Duration.ofSeconds(10));
+                CompletableFuture<Integer> waiter = fork(() -> {
+                    try (Lease<Res> l = pool.borrow(Duration.ofSeconds(10))) {
+                        return l.get().id;
+                    }
+                });
+                eventually(() -> pool.stats().waiting() == 1, "one waiter");
+                a.close();
+                Lease<Res> again = pool.tryBorrow(); // may barge past the woken waiter
+                if (again != null) {
+                    again.close();
+                }
+                assertEquals(1, waiter.get(10, TimeUnit.SECONDS));
+                assertEquals(1, pool.stats().idle());
+                assertEquals(0, pool.stats().waiting());
+            }
+        }
+    }
+
     /** A timeout or an interrupt racing the grant of an object: the object is never lost. */
     @Test
     void borrow_timeoutOrInterruptRacesGrant_objectNeverLost() throws Exception {
@@ -496,7 +520,15 @@ final class PoolConcurrencyTest {
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "virtual threads need Java 21+");
             return;
         }
-        try (Pool<Res> pool = builder().maxSize(10).build()) {
+        for (boolean fair : new boolean[] {true, false}) {
+            thousandVirtualThreads(newExecutor, fair);
+        }
+    }
+
+    private void thousandVirtualThreads(java.lang.reflect.Method newExecutor, boolean fair)
+            throws Exception {
+        factory.maxAlive.set(0);
+        try (Pool<Res> pool = builder().maxSize(10).fair(fair).build()) {
             java.util.concurrent.ExecutorService ex =
                     (java.util.concurrent.ExecutorService) newExecutor.invoke(null);
             AtomicInteger doubleLends = new AtomicInteger();
