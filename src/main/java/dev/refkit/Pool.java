@@ -97,6 +97,8 @@ public final class Pool<T> implements AutoCloseable {
     private final Ticker ticker;
     /** No check at all before lending an idle object. */
     private final boolean lendPlain;
+    /** The hint path lends without any check or idle count. */
+    private final boolean hotPlain;
     /** A return is one CAS to IDLE. */
     private final boolean returnPlain;
     private final boolean needsReturnTime;
@@ -150,6 +152,7 @@ public final class Pool<T> implements AutoCloseable {
         this.needsReturnTime = maxIdleNanos >= 0 || validateAfterIdleNanos >= 0;
         this.lendPlain = validate == null && maxIdleNanos < 0 && maxLifetimeNanos < 0
                 && !leakDetection;
+        this.hotPlain = lendPlain && !unbounded;
         this.returnPlain = onReturn == null && !unbounded && !leakDetection && !needsReturnTime;
         this.slots = (PoolSlot<T>[]) new PoolSlot<?>[0];
         this.hot = (PoolSlot<T>[]) new PoolSlot<?>[STRIPES * STRIPE_SPACING];
@@ -190,15 +193,18 @@ public final class Pool<T> implements AutoCloseable {
      *     {@link NullPointerException}); the slot is free for the next borrower
      */
     public Lease<T> borrow() throws InterruptedException {
-        PoolSlot<T> s = tryHot();
-        if (s == null) {
+        int i = stripe();
+        PoolSlot<T> s = tryHot(i);
+        if (s != null) {
+            i = -1; // came from the hint: nothing to update on return
+        } else {
             try {
                 s = borrowSlow(false, 0L, null);
             } catch (TimeoutException e) {
                 throw new AssertionError(e);
             }
         }
-        return lease(s); // one allocation site, so escape analysis can remove the lease
+        return lease(s, i); // one allocation site, so escape analysis can remove the lease
     }
 
     /**
@@ -216,11 +222,14 @@ public final class Pool<T> implements AutoCloseable {
      */
     public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
         long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
-        PoolSlot<T> s = tryHot();
-        if (s == null) {
+        int i = stripe();
+        PoolSlot<T> s = tryHot(i);
+        if (s != null) {
+            i = -1;
+        } else {
             s = borrowSlow(true, nanos, timeout);
         }
-        return lease(s);
+        return lease(s, i);
     }
 
     /**
@@ -232,11 +241,14 @@ public final class Pool<T> implements AutoCloseable {
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
      */
     public @Nullable Lease<T> tryBorrow() {
-        PoolSlot<T> s = tryHot();
-        if (s == null) {
+        int i = stripe();
+        PoolSlot<T> s = tryHot(i);
+        if (s != null) {
+            i = -1;
+        } else {
             s = acquireNow();
         }
-        return s == null ? null : lease(s);
+        return s == null ? null : lease(s, i);
     }
 
     /**
@@ -264,12 +276,15 @@ public final class Pool<T> implements AutoCloseable {
         PoolWaiter<T> w;
         ArrayList<PoolWaiter<T>> granted;
         try {
-            PoolSlot<T> s = tryHot();
-            if (s == null) {
+            int i = stripe();
+            PoolSlot<T> s = tryHot(i);
+            if (s != null) {
+                i = -1;
+            } else {
                 s = acquireNow();
             }
             if (s != null) {
-                PoolLease<T> l = lease(s);
+                PoolLease<T> l = lease(s, i);
                 if (!f.complete(l)) {
                     giveBack(l);
                 }
@@ -293,7 +308,7 @@ public final class Pool<T> implements AutoCloseable {
      * One CAS on this thread's hint: the fast path. Returns the slot, now LENT to the caller
      * and checked, or null if it did not work out.
      */
-    private @Nullable PoolSlot<T> tryHot() {
+    private @Nullable PoolSlot<T> tryHot(int stripe) {
         int c = ctl;
         if (c != 0) {
             if ((c & CLOSED) != 0) {
@@ -303,10 +318,13 @@ public final class Pool<T> implements AutoCloseable {
                 return null;
             }
         }
-        PoolSlot<T> s = hot[stripe()];
+        PoolSlot<T> s = hot[stripe];
         if (s != null) {
             long st = s.state();
             if (st == (st & ~KIND) && s.casState(st, st | LENT)) {
+                if (hotPlain) {
+                    return s;
+                }
                 if (unbounded) {
                     claimedIdle();
                 }
@@ -462,7 +480,7 @@ public final class Pool<T> implements AutoCloseable {
         if (s == null) {
             releasePermit();
         } else {
-            giveBack(new PoolLease<>(this, s, w.stamp));
+            giveBack(new PoolLease<>(this, s, w.stamp, -1));
         }
     }
 
@@ -620,7 +638,7 @@ public final class Pool<T> implements AutoCloseable {
             borrowInto(f); // the object failed its checks: try again
             return;
         }
-        PoolLease<T> l = lease(s);
+        PoolLease<T> l = lease(s, -1);
         if (!f.complete(l)) {
             giveBack(l); // cancelled meanwhile: the next waiter gets it
         }
@@ -633,7 +651,7 @@ public final class Pool<T> implements AutoCloseable {
         }
         PoolLease<T> l;
         try {
-            l = lease(create(true));
+            l = lease(create(true), -1);
         } catch (RuntimeException | Error e) {
             f.completeExceptionally(e);
             return;
@@ -717,8 +735,8 @@ public final class Pool<T> implements AutoCloseable {
      * Wraps a slot the caller owns (LENT, so its state word is the stamp) in a lease: the
      * only place a borrow allocates.
      */
-    private PoolLease<T> lease(PoolSlot<T> s) {
-        PoolLease<T> l = new PoolLease<>(this, s, s.state());
+    private PoolLease<T> lease(PoolSlot<T> s, int hint) {
+        PoolLease<T> l = new PoolLease<>(this, s, s.state(), hint);
         if (leakDetection) {
             watch(l, s);
         }
@@ -906,7 +924,10 @@ public final class Pool<T> implements AutoCloseable {
             PoolSlot<T> s = l.slot;
             long st = l.stamp;
             if (s.casState(st, st - LENT + GEN)) {
-                hint(s);
+                int i = l.hint;
+                if (i >= 0 && hot[i] != s) {
+                    hot[i] = s;
+                }
                 if (ctl != 0) {
                     afterIdle(s);
                 }
@@ -954,7 +975,10 @@ public final class Pool<T> implements AutoCloseable {
             return;
         }
         s.setState(busy - BUSY);
-        hint(s);
+        int i = l.hint;
+        if (i >= 0 && hot[i] != s) {
+            hot[i] = s;
+        }
         if (ctl != 0) {
             afterIdle(s);
         }
@@ -972,12 +996,6 @@ public final class Pool<T> implements AutoCloseable {
         giveBack(l, false);
     }
 
-    private void hint(PoolSlot<T> s) {
-        int i = stripe();
-        if (hot[i] != s) {
-            hot[i] = s;
-        }
-    }
 
     /** A slot just became idle while ctl was non-zero: close, shrink or waiters. */
     private void afterIdle(PoolSlot<T> s) {

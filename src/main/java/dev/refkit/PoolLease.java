@@ -13,13 +13,19 @@ final class PoolLease<T> implements Lease<T> {
     final Pool<T> pool;
     final PoolSlot<T> slot;
     final long stamp;
+    /**
+     * The hint stripe to point at this slot when it comes back, or -1 if it came from that
+     * hint (nothing to update).
+     */
+    final int hint;
     /** Registered with the leak detector; set before the lease is handed out. */
     Cleaner.@Nullable Cleanable cleanable;
 
-    PoolLease(Pool<T> pool, PoolSlot<T> slot, long stamp) {
+    PoolLease(Pool<T> pool, PoolSlot<T> slot, long stamp, int hint) {
         this.pool = pool;
         this.slot = slot;
         this.stamp = stamp;
+        this.hint = hint;
     }
 
     @Override
