@@ -20,6 +20,9 @@ public final class Demo {
         System.out.println();
         System.out.println("== RunState: a daemon loop that stops promptly (Ctrl-C stops it early)");
         RunStateDemo.run();
+        System.out.println();
+        System.out.println("== Pool: costly objects made once, lent through try-with-resources");
+        PoolDemo.run();
         System.out.println("Refkit demo done.");
     }
 }
