@@ -1,0 +1,122 @@
+package dev.refkit.bench.pool;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * Two platform threads fighting over a pool of one object for a fixed time: per-thread
+ * borrow counts and the longest single wait, for Refkit's {@code Pool} (fair, its default) and
+ * each peer of {@link PoolBorrowReturn}. Each thread loops borrow, a little work
+ * ({@code Blackhole.consumeCPU}), return, and borrows again at once, which is the hardest case
+ * for fairness: the returning thread is always first in line unless the pool hands the object
+ * to the waiter. A warm-up phase of the same length runs first and is not counted.
+ *
+ * <p>Run it as:
+ * <pre>
+ * JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 mvn -q -Pbench package
+ * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -cp target/benchmarks.jar dev.refkit.bench.pool.FairnessHarness [seconds] [holdTokens] [impl...]
+ * </pre>
+ * Defaults: 3 seconds per implementation, 100 tokens of work while holding, every
+ * implementation. Targets for Refkit: longest wait under 5 ms, busier thread at most 1.2
+ * times the other's count.
+ *
+ * <p><b>Thread safety.</b> Not applicable: a program, run from {@code main}.
+ */
+public final class FairnessHarness {
+
+    private FairnessHarness() {
+    }
+
+    /** What one thread saw during the measured phase. */
+    private record ThreadResult(long count, long longestWaitNanos, long totalWaitNanos) {
+    }
+
+    /**
+     * Runs the harness.
+     *
+     * @param args {@code [seconds] [holdTokens] [impl...]}
+     * @throws Exception if a pool fails
+     */
+    public static void main(String[] args) throws Exception {
+        double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
+        long holdTokens = args.length > 1 ? Long.parseLong(args[1]) : 100;
+        List<String> impls = args.length > 2
+                ? List.of(args).subList(2, args.length)
+                : PoolDriver.NAMES;
+        long phaseNanos = (long) (seconds * 1e9);
+        System.out.printf(Locale.ROOT, "2 threads, pool of 1, %.1f s per implementation"
+                + " (after %.1f s warm-up), hold = consumeCPU(%d), %s%n",
+                seconds, seconds, holdTokens, Runtime.version());
+        System.out.printf(Locale.ROOT, "%-14s %12s %12s %8s %14s %14s  %s%n",
+                "impl", "thread A", "thread B", "busier", "longest wait", "mean wait", "targets");
+        for (String impl : impls) {
+            try (PoolDriver driver = PoolDriver.of(impl, 1)) {
+                run(driver, holdTokens, phaseNanos); // warm-up
+                ThreadResult[] r = run(driver, holdTokens, phaseNanos);
+                long hi = Math.max(r[0].count(), r[1].count());
+                long lo = Math.min(r[0].count(), r[1].count());
+                double ratio = lo == 0 ? Double.POSITIVE_INFINITY : (double) hi / lo;
+                long longest = Math.max(r[0].longestWaitNanos(), r[1].longestWaitNanos());
+                double meanWait = (double) (r[0].totalWaitNanos() + r[1].totalWaitNanos())
+                        / Math.max(1, r[0].count() + r[1].count());
+                boolean met = longest < TimeUnit.MILLISECONDS.toNanos(5) && ratio <= 1.2;
+                System.out.printf(Locale.ROOT, "%-14s %12d %12d %7.2fx %11.3f ms %11.3f us  %s%n",
+                        impl, r[0].count(), r[1].count(), ratio, longest / 1e6, meanWait / 1e3,
+                        met ? "met" : "missed");
+            }
+        }
+    }
+
+    /** Runs both threads for {@code phaseNanos} and returns what each saw. */
+    private static ThreadResult[] run(PoolDriver driver, long holdTokens, long phaseNanos)
+            throws Exception {
+        CyclicBarrier start = new CyclicBarrier(2);
+        ThreadResult[] results = new ThreadResult[2];
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>(2);
+        for (int t = 0; t < 2; t++) {
+            int index = t;
+            threads.add(Thread.ofPlatform().name("fair-" + (char) ('A' + t)).start(() -> {
+                try {
+                    start.await();
+                    long end = System.nanoTime() + phaseNanos;
+                    long count = 0;
+                    long longest = 0;
+                    long total = 0;
+                    while (true) {
+                        long t0 = System.nanoTime();
+                        if (t0 - end >= 0) {
+                            break;
+                        }
+                        Object handle = driver.borrow();
+                        long waited = System.nanoTime() - t0;
+                        try {
+                            Blackhole.consumeCPU(holdTokens);
+                        } finally {
+                            driver.giveBack(handle);
+                        }
+                        count++;
+                        total += waited;
+                        longest = Math.max(longest, waited);
+                    }
+                    results[index] = new ThreadResult(count, longest, total);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        Throwable e = failure.get();
+        if (e != null) {
+            throw new IllegalStateException("a fairness thread failed", e);
+        }
+        return results;
+    }
+}

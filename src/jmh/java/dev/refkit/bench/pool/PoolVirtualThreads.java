@@ -1,0 +1,107 @@
+package dev.refkit.bench.pool;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * The whole-job time of {@code threads} virtual threads (1000) sharing a pool of 10, each
+ * borrowing {@code borrows} times and doing a little work ({@code holdTokens} of
+ * {@code Blackhole.consumeCPU}, about 0.2 to 0.3 us) while it holds the object. One operation
+ * is the whole job: start every thread, wait until all have finished. Needs JDK 21+.
+ *
+ * <p>The peers are those of {@link PoolBorrowReturn}, plus {@code stormpot-vtap}: Stormpot's
+ * {@code getVirtualThreadSafeTap()}, which its documentation advises for virtual threads, so
+ * that "the fastest peer" is the peer at its best.
+ *
+ * <p>Run it as:
+ * <pre>
+ * JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 mvn -q -Pbench package
+ * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -jar target/benchmarks.jar 'pool.PoolVirtualThreads'
+ * </pre>
+ * Add {@code -f 1 -wi 3 -w 1s -i 5 -r 1s} for a quick look.
+ *
+ * <p><b>Thread safety.</b> The pool is shared ({@link Scope#Benchmark}); the benchmark runs on
+ * one JMH thread, which starts the virtual threads.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@State(Scope.Benchmark)
+public class PoolVirtualThreads {
+
+    /** Which pool: one of {@link PoolDriver#NAMES} or {@code stormpot-vtap}. */
+    @Param({"refkit", "stormpot", "stormpot-vtap", "commons-pool2", "hikari-bag", "abq"})
+    public String impl;
+
+    /** The pool's size. */
+    @Param("10")
+    public int size;
+
+    /** How many virtual threads share the pool. */
+    @Param("1000")
+    public int threads;
+
+    /** How many times each virtual thread borrows. */
+    @Param("100")
+    public int borrows;
+
+    /** The work done while holding an object, in {@code Blackhole.consumeCPU} tokens. */
+    @Param("100")
+    public long holdTokens;
+
+    private PoolDriver driver;
+
+    /** Builds and fills the pool. */
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        driver = PoolDriver.of(impl, size);
+    }
+
+    /** Closes the pool. */
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+        driver.close();
+    }
+
+    /**
+     * Runs the whole job once.
+     *
+     * @return the number of borrows done, so the job is not dead code
+     * @throws Exception if a borrow failed in any virtual thread
+     */
+    @Benchmark
+    public long job() throws Exception {
+        PoolDriver d = driver;
+        int n = borrows;
+        long tokens = holdTokens;
+        List<Future<Integer>> done = new ArrayList<>(threads);
+        try (ExecutorService vts = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < threads; t++) {
+                done.add(vts.submit(() -> {
+                    for (int i = 0; i < n; i++) {
+                        d.borrowHoldReturn(tokens);
+                    }
+                    return n;
+                }));
+            }
+        }
+        long total = 0;
+        for (Future<Integer> f : done) {
+            total += f.get(); // rethrows a failure in a virtual thread
+        }
+        return total;
+    }
+}
