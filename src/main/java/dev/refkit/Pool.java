@@ -1,0 +1,1400 @@
+package dev.refkit;
+
+import static dev.refkit.PoolSlot.BUSY;
+import static dev.refkit.PoolSlot.DEAD;
+import static dev.refkit.PoolSlot.GEN;
+import static dev.refkit.PoolSlot.IDLE;
+import static dev.refkit.PoolSlot.KIND;
+import static dev.refkit.PoolSlot.LENT;
+
+import com.google.common.base.Ticker;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A bounded, fair object pool that lends objects through try-with-resources.
+ *
+ * <pre>{@code
+ * Pool<Parser> parsers = Pool.builder(Parser::new).maxSize(8).build();
+ * try (Lease<Parser> lease = parsers.borrow()) {
+ *     lease.get().parse(text);
+ * }
+ * }</pre>
+ *
+ * <p>A borrow first tries, with one CAS, the object this thread returned last, then any idle
+ * object, then makes a new one if fewer than {@code maxSize} are alive, and otherwise waits
+ * in a FIFO queue shared by threads and {@link #borrowAsync()} futures. With
+ * {@code fair(true)} (the default) a borrower never overtakes a waiter, and an object that
+ * comes back while borrowers wait goes to the oldest of them.
+ *
+ * <p><b>Thread safety.</b> Every method may be called from any thread. Nothing blocks on
+ * a monitor: waits park with {@link LockSupport}, so virtual threads never pin. User code
+ * (factory, validator, reset, destroyer) is never run under a lock; it runs in the calling
+ * thread, except that background upkeep ({@code minIdle}, expiry sweeps) and objects made
+ * for {@code borrowAsync} waiters run on shared daemon threads.
+ *
+ * <p><b>Lifecycle.</b> Open from {@link Builder#build()}; {@link #close()} destroys idle
+ * objects at once and lent ones as they come back, and wakes every waiter with a
+ * {@link ClosedException}.
+ *
+ * <p><b>Memory consistency effects.</b> Actions in a thread before it closes a lease
+ * happen-before the next borrower of that object gets it, and happen-before the object is
+ * destroyed. Making an object happens-before its first borrower gets it.
+ *
+ * @param <T> the type of the pooled objects
+ */
+public final class Pool<T> implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Pool.class);
+
+    /** Bit of {@link #ctl}: closed. */
+    private static final int CLOSED = 1 << 30;
+    /** Bit of {@link #ctl}: more objects alive than {@code maxSize} (after a shrink). */
+    private static final int SHRINK = 1 << 29;
+    /** Bits of {@link #ctl}: the number of waiters. */
+    private static final int WAITERS = SHRINK - 1;
+    /** Hint stripes, each 16 references apart so that no two share a cache line. */
+    private static final int STRIPES = 16;
+    private static final int STRIPE_SPACING = 16;
+    /** Spins of the first waiter in line before it parks. */
+    private static final int SPINS = 1 << 9;
+
+    // Configuration.
+    private final String name;
+    private final Callable<? extends T> factory;
+    private final @Nullable Predicate<? super T> validate;
+    private final long validateAfterIdleNanos;
+    private final @Nullable Consumer<? super T> onReturn;
+    private final Consumer<? super T> destroyer;
+    private final long maxIdleNanos;
+    private final long maxLifetimeNanos;
+    private final int minIdle;
+    private final int maxIdle;
+    private final boolean unbounded;
+    private final boolean fair;
+    private final boolean leakDetection;
+    private final Ticker ticker;
+    /** No check at all before lending an idle object. */
+    private final boolean lendPlain;
+    /** A return is one CAS to IDLE. */
+    private final boolean returnPlain;
+    private final boolean needsReturnTime;
+
+    /**
+     * Waiter count, {@link #CLOSED} and {@link #SHRINK}; zero in the common case so the fast
+     * paths test one volatile int. Written only under {@link #lock}.
+     */
+    private volatile int ctl;
+    /** Objects alive plus permits reserved for objects being made. */
+    private volatile int size;
+    private volatile int maxSize;
+    /** Idle objects, counted only for an unbounded pool (to enforce maxIdle). */
+    private volatile int idleCount;
+    /** Every live slot; copy-on-write under {@link #lock}. */
+    private volatile PoolSlot<T>[] slots;
+    /** Per-thread hints: the slot each stripe of threads returned last. Racy by design. */
+    private final @Nullable PoolSlot<T>[] hot;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final ArrayDeque<PoolWaiter<T>> queue = new ArrayDeque<>();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+    private @Nullable ScheduledFuture<?> upkeep;
+
+    private final AtomicLong created = new AtomicLong();
+    private final AtomicLong destroyed = new AtomicLong();
+    private final AtomicLong retiredBorrows = new AtomicLong();
+    private final AtomicLong timeouts = new AtomicLong();
+    private final AtomicLong failedCreations = new AtomicLong();
+    private final AtomicLong longestWait = new AtomicLong();
+
+    @SuppressWarnings("unchecked")
+    private Pool(Builder<T> b) {
+        this.name = b.name != null ? b.name : "pool";
+        this.factory = b.factory;
+        this.validate = b.validate;
+        this.validateAfterIdleNanos =
+                b.validateAfterIdle == null ? -1 : Checks.saturatedNanos(b.validateAfterIdle);
+        this.onReturn = b.onReturn;
+        this.destroyer = b.destroy != null ? b.destroy : Pool::closeIfCloseable;
+        this.maxIdleNanos = b.maxIdleTime == null ? -1 : Checks.saturatedNanos(b.maxIdleTime);
+        this.maxLifetimeNanos =
+                b.maxLifetime == null ? -1 : Checks.saturatedNanos(b.maxLifetime);
+        this.minIdle = b.minIdle;
+        this.maxIdle = b.maxIdle;
+        this.maxSize = b.maxSize;
+        this.unbounded = b.maxSize == 0;
+        this.fair = b.fair;
+        this.leakDetection = b.leakDetection;
+        this.ticker = b.ticker;
+        this.needsReturnTime = maxIdleNanos >= 0 || validateAfterIdleNanos >= 0;
+        this.lendPlain = validate == null && maxIdleNanos < 0 && maxLifetimeNanos < 0
+                && !leakDetection;
+        this.returnPlain = onReturn == null && !unbounded && !leakDetection && !needsReturnTime;
+        this.slots = (PoolSlot<T>[]) new PoolSlot<?>[0];
+        this.hot = (PoolSlot<T>[]) new PoolSlot<?>[STRIPES * STRIPE_SPACING];
+    }
+
+    /**
+     * Starts building a pool of objects made by {@code factory}.
+     *
+     * @param factory makes a new object; called on the borrowing thread (or a background
+     *     thread for {@code minIdle} and {@code borrowAsync}); must not return null
+     * @param <T> the type of the pooled objects
+     * @return a new builder with the defaults described on each option
+     * @throws NullPointerException if {@code factory} is null
+     */
+    public static <T> Builder<T> builder(Callable<? extends T> factory) {
+        return new Builder<>(factory);
+    }
+
+    /** @return the pool's name, as given to {@link Builder#name(String)} */
+    public String name() {
+        return name;
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Borrowing
+
+    /**
+     * Borrows an object, waiting as long as it takes.
+     *
+     * <p>Does not check the interrupt flag when an object is free at once.
+     *
+     * @return a lease on the object; close it to give the object back
+     * @throws InterruptedException if the thread is interrupted while it waits; it then holds
+     *     no place in line and no object
+     * @throws ClosedException if the pool is closed, or closes while the thread waits
+     * @throws RuntimeException if the factory threw (an unchecked exception as itself, a
+     *     checked one wrapped in a {@link LifecycleException}) or returned null (a
+     *     {@link NullPointerException}); the slot is free for the next borrower
+     */
+    public Lease<T> borrow() throws InterruptedException {
+        PoolLease<T> l = tryHot();
+        if (l != null) {
+            return l;
+        }
+        try {
+            return borrowSlow(false, 0L, null);
+        } catch (TimeoutException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * Borrows an object, waiting at most {@code timeout}. The time left is recomputed after
+     * every wake-up, spurious or not.
+     *
+     * @param timeout the longest wait; zero means do not wait
+     * @return a lease on the object; close it to give the object back
+     * @throws TimeoutException if no object was free within {@code timeout}; the message names
+     *     the pool, its size and how many borrowers wait
+     * @throws InterruptedException if the thread is interrupted while it waits
+     * @throws ClosedException if the pool is closed, or closes while the thread waits
+     * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
+    public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        PoolLease<T> l = tryHot();
+        if (l != null) {
+            return l;
+        }
+        return borrowSlow(true, nanos, timeout);
+    }
+
+    /**
+     * Borrows an object if one is idle or can be made now; never waits. With
+     * {@code fair(true)} it returns null while other borrowers wait.
+     *
+     * @return a lease, or null if every object is lent and the pool is full
+     * @throws ClosedException if the pool is closed
+     * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
+     */
+    public @Nullable Lease<T> tryBorrow() {
+        PoolLease<T> l = tryHot();
+        return l != null ? l : acquireNow();
+    }
+
+    /**
+     * Borrows an object without holding a thread while it waits. If an object is idle, or
+     * can be made, the future is complete on return (the factory then runs on the calling
+     * thread); otherwise the future joins the same FIFO queue as waiting threads and is
+     * completed, on the thread that frees an object, when its turn comes.
+     *
+     * <p>Cancelling the future (or completing it any other way, e.g. {@code orTimeout})
+     * gives up its place in line; an object granted at the same moment goes to the next
+     * waiter. Dependent actions run on the completing thread, never under a pool lock.
+     *
+     * @return a future lease; completed exceptionally with {@link ClosedException} if the
+     *     pool is or becomes closed, or with the factory's exception
+     */
+    public CompletableFuture<Lease<T>> borrowAsync() {
+        CompletableFuture<Lease<T>> f = new CompletableFuture<>();
+        borrowInto(f);
+        return f;
+    }
+
+    private void borrowInto(CompletableFuture<Lease<T>> f) {
+        PoolWaiter<T> w;
+        ArrayList<PoolWaiter<T>> granted;
+        try {
+            PoolLease<T> l = tryHot();
+            if (l == null) {
+                l = acquireNow();
+            }
+            if (l != null) {
+                if (!f.complete(l)) {
+                    giveBack(l);
+                }
+                return;
+            }
+            w = new PoolWaiter<>(null, f);
+            granted = enqueue(w);
+        } catch (RuntimeException | Error e) {
+            f.completeExceptionally(e);
+            return;
+        }
+        f.whenComplete((l, ex) -> {
+            if (ex != null) {
+                abandon(w);
+            }
+        });
+        deliver(granted, null);
+    }
+
+    /** One CAS on this thread's hint: the fast path. Null if it did not work out. */
+    private @Nullable PoolLease<T> tryHot() {
+        int c = ctl;
+        if (c != 0) {
+            if ((c & CLOSED) != 0) {
+                throw closed();
+            }
+            if (fair && (c & WAITERS) != 0) {
+                return null;
+            }
+        }
+        PoolSlot<T> s = hot[stripe()];
+        if (s != null) {
+            long st = s.state();
+            if (st == (st & ~KIND) && s.casState(st, st | LENT)) {
+                if (unbounded) {
+                    claimedIdle();
+                }
+                if (lendPlain) {
+                    return new PoolLease<>(this, s, st | LENT);
+                }
+                return lendChecked(s, st | LENT);
+            }
+        }
+        return null;
+    }
+
+    private static int stripe() {
+        @SuppressWarnings("deprecation") // threadId() is Java 19+
+        long id = Thread.currentThread().getId();
+        return ((int) id & (STRIPES - 1)) * STRIPE_SPACING;
+    }
+
+    /** Any idle object, else a new one if there is room; null if neither, never waits. */
+    private @Nullable PoolLease<T> acquireNow() {
+        for (;;) {
+            int c = ctl;
+            if ((c & CLOSED) != 0) {
+                throw closed();
+            }
+            if (fair && (c & WAITERS) != 0) {
+                return null;
+            }
+            PoolSlot<T> s = claimIdle(LENT);
+            if (s == null) {
+                break;
+            }
+            PoolLease<T> l = lendChecked(s, s.state());
+            if (l != null) {
+                return l;
+            }
+        }
+        if (!reservePermit()) {
+            return null;
+        }
+        return lendNew(create(true));
+    }
+
+    private Lease<T> borrowSlow(boolean timed, long nanos, @Nullable Duration timeout)
+            throws InterruptedException, TimeoutException {
+        long deadline = timed ? System.nanoTime() + nanos : 0L;
+        for (;;) {
+            PoolLease<T> l = acquireNow();
+            if (l != null) {
+                return l;
+            }
+            if (timed && nanos <= 0) {
+                timeouts.incrementAndGet();
+                throw timeout(timeout);
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException(name + ": interrupted before waiting");
+            }
+            PoolWaiter<T> w = new PoolWaiter<>(Thread.currentThread(), null);
+            deliver(enqueue(w), w);
+            l = await(w, timed, deadline, timeout);
+            if (l != null) {
+                return l;
+            }
+            if (timed) {
+                nanos = deadline - System.nanoTime();
+            }
+        }
+    }
+
+    /**
+     * Parks until {@code w} is granted, closed, timed out or interrupted. Returns the lease,
+     * or null if the granted object failed its checks (the caller tries again).
+     */
+    private @Nullable PoolLease<T> await(PoolWaiter<T> w, boolean timed, long deadline,
+            @Nullable Duration timeout) throws InterruptedException, TimeoutException {
+        int spins = w.head ? SPINS : 0;
+        for (;;) {
+            int st = w.state;
+            if (st != PoolWaiter.WAITING) {
+                return take(w);
+            }
+            if (spins > 0) {
+                spins--;
+                Thread.onSpinWait();
+                continue;
+            }
+            if (Thread.interrupted()) {
+                if (!abandon(w)) {
+                    refuse(w);
+                }
+                throw new InterruptedException(name + ": interrupted while waiting");
+            }
+            if (timed) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    if (abandon(w)) {
+                        timeouts.incrementAndGet();
+                        throw timeout(timeout);
+                    }
+                    continue; // granted or closed meanwhile: take it
+                }
+                LockSupport.parkNanos(this, left);
+            } else {
+                LockSupport.park(this);
+            }
+        }
+    }
+
+    /** Turns a granted (or closed) waiter into a lease; null if the object failed checks. */
+    private @Nullable PoolLease<T> take(PoolWaiter<T> w) {
+        int st = w.state;
+        if (st == PoolWaiter.CLOSED) {
+            throw closed();
+        }
+        if (st != PoolWaiter.GRANTED) {
+            throw new AssertionError(st);
+        }
+        recordWait(w);
+        PoolSlot<T> s = w.slot;
+        if (s == null) {
+            return lendNew(create(true));
+        }
+        return lendChecked(s, w.stamp);
+    }
+
+    /** Gives back whatever was granted to a waiter that no longer wants it. */
+    private void refuse(PoolWaiter<T> w) {
+        if (w.state != PoolWaiter.GRANTED) {
+            return;
+        }
+        PoolSlot<T> s = w.slot;
+        if (s == null) {
+            releasePermit();
+        } else {
+            giveBack(new PoolLease<>(this, s, w.stamp));
+        }
+    }
+
+    private void recordWait(PoolWaiter<T> w) {
+        long waited = System.nanoTime() - w.since;
+        long prev;
+        while (waited > (prev = longestWait.get())) {
+            if (longestWait.compareAndSet(prev, waited)) {
+                break;
+            }
+        }
+    }
+
+    /** Adds {@code w} at the tail, then serves the queue; returns the waiters granted. */
+    private @Nullable ArrayList<PoolWaiter<T>> enqueue(PoolWaiter<T> w) {
+        lock.lock();
+        try {
+            int c = ctl;
+            if ((c & CLOSED) != 0) {
+                throw closed();
+            }
+            w.head = queue.isEmpty();
+            queue.addLast(w);
+            ctl = c + 1;
+            return drainLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Removes a waiter that gives up; false if it was granted or closed first. */
+    private boolean abandon(PoolWaiter<T> w) {
+        lock.lock();
+        try {
+            if (w.state != PoolWaiter.WAITING) {
+                return false;
+            }
+            queue.remove(w);
+            w.state = PoolWaiter.CANCELLED;
+            ctl = ctl - 1;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Serves waiters oldest first with idle objects and free permits. */
+    private void drain() {
+        ArrayList<PoolWaiter<T>> granted;
+        lock.lock();
+        try {
+            granted = drainLocked();
+        } finally {
+            lock.unlock();
+        }
+        deliver(granted, null);
+    }
+
+    private @Nullable ArrayList<PoolWaiter<T>> drainLocked() {
+        ArrayList<PoolWaiter<T>> granted = null;
+        PoolWaiter<T> w;
+        while ((w = queue.peekFirst()) != null) {
+            PoolSlot<T> s = claimIdle(LENT);
+            if (s != null) {
+                w.slot = s;
+                w.stamp = s.state();
+            } else if (reservePermit()) {
+                w.slot = null;
+            } else {
+                break;
+            }
+            queue.pollFirst();
+            w.state = PoolWaiter.GRANTED;
+            ctl = ctl - 1;
+            if (granted == null) {
+                granted = new ArrayList<>(2);
+            }
+            granted.add(w);
+        }
+        return granted;
+    }
+
+    /** Wakes granted threads and completes granted futures, outside the lock. */
+    private void deliver(@Nullable ArrayList<PoolWaiter<T>> granted,
+            @Nullable PoolWaiter<T> self) {
+        if (granted == null) {
+            return;
+        }
+        for (PoolWaiter<T> w : granted) {
+            if (w == self) {
+                continue;
+            }
+            Thread t = w.thread;
+            if (t != null) {
+                LockSupport.unpark(t);
+            } else {
+                completeAsync(w);
+            }
+        }
+    }
+
+    private void completeAsync(PoolWaiter<T> w) {
+        CompletableFuture<Lease<T>> f = w.future;
+        if (f == null) {
+            throw new AssertionError(w);
+        }
+        recordWait(w);
+        PoolSlot<T> s = w.slot;
+        if (s == null) {
+            PoolRuntime.creators().execute(() -> createFor(f));
+            return;
+        }
+        PoolLease<T> l = lendChecked(s, w.stamp);
+        if (l == null) {
+            borrowInto(f); // the object failed its checks: try again
+        } else if (!f.complete(l)) {
+            giveBack(l); // cancelled meanwhile: the next waiter gets it
+        }
+    }
+
+    private void createFor(CompletableFuture<Lease<T>> f) {
+        if (f.isDone()) {
+            releasePermit();
+            return;
+        }
+        PoolLease<T> l;
+        try {
+            l = lendNew(create(true));
+        } catch (RuntimeException | Error e) {
+            f.completeExceptionally(e);
+            return;
+        }
+        if (!f.complete(l)) {
+            giveBack(l);
+        }
+    }
+
+    /** CASes some idle slot to {@code kind} (LENT or BUSY); null if none is idle. */
+    private @Nullable PoolSlot<T> claimIdle(long kind) {
+        PoolSlot<T>[] arr = slots;
+        int n = arr.length;
+        if (n == 0) {
+            return null;
+        }
+        int start = stripe() / STRIPE_SPACING % n;
+        for (int i = 0; i < n; i++) {
+            PoolSlot<T> s = arr[(start + i) % n];
+            long st = s.state();
+            if (st == (st & ~KIND) && s.casState(st, st | kind)) {
+                if (unbounded) {
+                    claimedIdle();
+                }
+                return s;
+            }
+        }
+        return null;
+    }
+
+    private void claimedIdle() {
+        IDLE_COUNT.getAndAdd(this, -1);
+    }
+
+    /**
+     * Checks an object about to be lent (expiry, validation) and wraps it in a lease; if it
+     * fails, destroys it and returns null. The caller owns {@code s}, lent under
+     * {@code stamp}.
+     */
+    private @Nullable PoolLease<T> lendChecked(PoolSlot<T> s, long stamp) {
+        if (!lendPlain && !lendable(s)) {
+            destroy(s);
+            return null;
+        }
+        return lendNew(s, stamp);
+    }
+
+    private boolean lendable(PoolSlot<T> s) {
+        if (maxIdleNanos < 0 && maxLifetimeNanos < 0 && validate == null) {
+            return true;
+        }
+        long now = ticker.read();
+        if (maxLifetimeNanos >= 0 && now - s.createdAt >= maxLifetimeNanos) {
+            return false;
+        }
+        long idle = now - s.lastReturned;
+        if (maxIdleNanos >= 0 && idle >= maxIdleNanos) {
+            return false;
+        }
+        Predicate<? super T> v = validate;
+        if (v != null && idle >= validateAfterIdleNanos) {
+            try {
+                return v.test(s.object);
+            } catch (RuntimeException e) {
+                log.warn("{}: validate threw; the object is destroyed", name, e);
+                return false;
+            } catch (Error e) {
+                destroy(s);
+                throw e;
+            }
+        }
+        return true;
+    }
+
+    private PoolLease<T> lendNew(PoolSlot<T> s) {
+        return lendNew(s, s.state());
+    }
+
+    private PoolLease<T> lendNew(PoolSlot<T> s, long stamp) {
+        PoolLease<T> l = new PoolLease<>(this, s, stamp);
+        if (leakDetection) {
+            Throwable site = new Throwable(name + ": borrowed here and never closed");
+            s.borrowSite = site;
+            l.cleanable = PoolRuntime.cleaner().register(l, new Leak<>(this, s, stamp, site));
+        }
+        return l;
+    }
+
+    /** The leak detector's action; must not refer to the lease. */
+    private static final class Leak<T> implements Runnable {
+        private final Pool<T> pool;
+        private final PoolSlot<T> slot;
+        private final long stamp;
+        private final Throwable site;
+
+        Leak(Pool<T> pool, PoolSlot<T> slot, long stamp, Throwable site) {
+            this.pool = pool;
+            this.slot = slot;
+            this.stamp = stamp;
+            this.site = site;
+        }
+
+        @Override
+        public void run() {
+            if (slot.casState(stamp, (stamp & ~KIND) + GEN + BUSY)) {
+                log.warn("{}: a lease was dropped without close(); its object is destroyed",
+                        pool.name, site);
+                pool.destroy(slot);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Making and destroying
+
+    private boolean reservePermit() {
+        for (;;) {
+            int n = size;
+            int max = maxSize;
+            if (max != 0 && n >= max) {
+                return false;
+            }
+            if (SIZE.compareAndSet(this, n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    private void releasePermit() {
+        int n = (int) SIZE.getAndAdd(this, -1) - 1;
+        int c = ctl;
+        if (c == 0) {
+            return;
+        }
+        if ((c & SHRINK) != 0 && n <= maxSize) {
+            lock.lock();
+            try {
+                if (size <= maxSize) {
+                    ctl = ctl & ~SHRINK;
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+        if ((c & WAITERS) != 0) {
+            drain();
+        }
+        if ((c & CLOSED) != 0 && n == 0) {
+            terminated.countDown();
+        }
+    }
+
+    /**
+     * Makes an object with a permit the caller holds; the new slot is LENT to the caller or
+     * IDLE. On failure the permit is freed and the factory's exception thrown.
+     */
+    private PoolSlot<T> create(boolean lent) {
+        T obj;
+        try {
+            obj = factory.call();
+            if (obj == null) {
+                throw new NullPointerException(name + ": factory returned null");
+            }
+        } catch (Throwable t) {
+            failedCreations.incrementAndGet();
+            releasePermit();
+            throw Checks.unchecked(t, name + ": factory failed");
+        }
+        PoolSlot<T> s = new PoolSlot<>(obj, needsTime() ? ticker.read() : 0L, lent ? LENT : IDLE);
+        created.incrementAndGet();
+        boolean added = false;
+        lock.lock();
+        try {
+            if ((ctl & CLOSED) == 0) {
+                PoolSlot<T>[] arr = slots;
+                PoolSlot<T>[] grown = Arrays.copyOf(arr, arr.length + 1);
+                grown[arr.length] = s;
+                slots = grown;
+                added = true;
+                if (!lent && unbounded) {
+                    IDLE_COUNT.getAndAdd(this, 1);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (!added) {
+            s.setState(BUSY);
+            destroy(s);
+            throw closed();
+        }
+        return s;
+    }
+
+    private boolean needsTime() {
+        return maxLifetimeNanos >= 0 || needsReturnTime;
+    }
+
+    /** Destroys an object whose slot the caller owns, and frees the slot. Never throws. */
+    void destroy(PoolSlot<T> s) {
+        long st = s.state();
+        s.setState((st & ~KIND) | DEAD);
+        removeSlot(s);
+        try {
+            destroyer.accept(s.object);
+        } catch (RuntimeException e) {
+            log.warn("{}: destroy threw; the slot is freed all the same", name, e);
+        } finally {
+            retiredBorrows.addAndGet(st >>> 2);
+            destroyed.incrementAndGet();
+            releasePermit();
+        }
+    }
+
+    private void removeSlot(PoolSlot<T> s) {
+        lock.lock();
+        try {
+            PoolSlot<T>[] arr = slots;
+            for (int i = 0; i < arr.length; i++) {
+                if (arr[i] == s) {
+                    PoolSlot<T>[] shrunk = Arrays.copyOf(arr, arr.length - 1);
+                    System.arraycopy(arr, i + 1, shrunk, i, arr.length - i - 1);
+                    slots = shrunk;
+                    break;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < hot.length; i += STRIPE_SPACING) {
+            if (hot[i] == s) {
+                hot[i] = null;
+            }
+        }
+    }
+
+    private static void closeIfCloseable(Object o) {
+        if (o instanceof AutoCloseable) {
+            try {
+                ((AutoCloseable) o).close();
+            } catch (Exception e) {
+                throw Checks.unchecked(e, "close() of a pooled object failed");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Returning
+
+    /**
+     * Ends a lease: gives the object back (or destroys it when {@code invalidate}); does
+     * nothing if the lease is no longer current. {@code reset} runs {@code onReturn}.
+     */
+    void release(PoolLease<T> l, boolean invalidate, boolean reset) {
+        PoolSlot<T> s = l.slot;
+        long st = l.stamp;
+        if (returnPlain && !invalidate) {
+            if (s.casState(st, st - LENT + GEN)) {
+                hint(s);
+                if (ctl != 0) {
+                    afterIdle(s);
+                }
+            }
+            return;
+        }
+        long busy = st - LENT + GEN + BUSY;
+        if (!s.casState(st, busy)) {
+            return;
+        }
+        stopLeakWatch(l);
+        if (invalidate) {
+            destroy(s);
+            return;
+        }
+        Consumer<? super T> r = onReturn;
+        if (reset && r != null) {
+            try {
+                r.accept(s.object);
+            } catch (RuntimeException e) {
+                log.warn("{}: onReturn threw; the object is destroyed", name, e);
+                destroy(s);
+                return;
+            } catch (Error e) {
+                destroy(s);
+                throw e;
+            }
+        }
+        if (needsReturnTime) {
+            s.lastReturned = ticker.read();
+        }
+        if (unbounded && (int) IDLE_COUNT.getAndAdd(this, 1) >= maxIdle) {
+            IDLE_COUNT.getAndAdd(this, -1);
+            destroy(s);
+            return;
+        }
+        s.setState(busy - BUSY);
+        hint(s);
+        if (ctl != 0) {
+            afterIdle(s);
+        }
+    }
+
+    private static void stopLeakWatch(PoolLease<?> l) {
+        Cleaner.Cleanable c = l.cleanable;
+        if (c != null) {
+            c.clean(); // the action sees the slot moved on and does nothing
+        }
+    }
+
+    /** Gives back an object that was never used (a refused grant): no reset. */
+    private void giveBack(PoolLease<T> l) {
+        release(l, false, false);
+    }
+
+    private void hint(PoolSlot<T> s) {
+        int i = stripe();
+        if (hot[i] != s) {
+            hot[i] = s;
+        }
+    }
+
+    /** A slot just became idle while ctl was non-zero: close, shrink or waiters. */
+    private void afterIdle(PoolSlot<T> s) {
+        int c = ctl;
+        if ((c & (CLOSED | SHRINK)) != 0
+                && ((c & CLOSED) != 0 || size > maxSize)) {
+            long st = s.state();
+            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+                if (unbounded) {
+                    claimedIdle();
+                }
+                destroy(s);
+            }
+            return;
+        }
+        if ((c & WAITERS) != 0) {
+            drain();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Size, upkeep, stats
+
+    /**
+     * Changes the most objects alive at once. Growing serves waiters at once. Shrinking
+     * destroys idle objects until the pool fits, and lent ones as they come back; it never
+     * takes an object from a borrower.
+     *
+     * @param newMaxSize the new bound, at least 1
+     * @throws IllegalArgumentException if {@code newMaxSize < 1}
+     * @throws IllegalStateException if the pool was built unbounded ({@code maxSize(0)})
+     * @throws ClosedException if the pool is closed
+     */
+    public void setMaxSize(int newMaxSize) {
+        if (newMaxSize < 1) {
+            throw new IllegalArgumentException(name + ": maxSize must be at least 1: "
+                    + newMaxSize);
+        }
+        if (unbounded) {
+            throw new IllegalStateException(name + ": an unbounded pool cannot be resized");
+        }
+        lock.lock();
+        try {
+            if ((ctl & CLOSED) != 0) {
+                throw closed();
+            }
+            maxSize = newMaxSize;
+            if (size > newMaxSize) {
+                ctl = ctl | SHRINK;
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (PoolSlot<T> s : slots) {
+            if (size <= maxSize) {
+                break;
+            }
+            long st = s.state();
+            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+                destroy(s);
+            }
+        }
+        drain();
+    }
+
+    /** @return the most objects alive at once, or 0 for an unbounded pool */
+    public int maxSize() {
+        return maxSize;
+    }
+
+    void startUpkeep() {
+        long period = Long.MAX_VALUE;
+        if (maxIdleNanos >= 0) {
+            period = maxIdleNanos / 2;
+        }
+        if (maxLifetimeNanos >= 0) {
+            period = Math.min(period, maxLifetimeNanos / 2);
+        }
+        if (period == Long.MAX_VALUE && minIdle == 0) {
+            return;
+        }
+        period = Math.max(TimeUnit.MILLISECONDS.toNanos(10),
+                Math.min(period, TimeUnit.MILLISECONDS.toNanos(250)));
+        ScheduledFuture<?> f = PoolRuntime.schedule(this, period);
+        lock.lock();
+        try {
+            upkeep = f;
+            if ((ctl & CLOSED) != 0) {
+                f.cancel(false);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Background upkeep: sweeps expired idle objects, then tops up minIdle. Never throws. */
+    void maintain() {
+        try {
+            if (maxIdleNanos >= 0 || maxLifetimeNanos >= 0) {
+                long now = ticker.read();
+                for (PoolSlot<T> s : slots) {
+                    long st = s.state();
+                    boolean expired = (maxLifetimeNanos >= 0 && now - s.createdAt >= maxLifetimeNanos)
+                            || (maxIdleNanos >= 0 && now - s.lastReturned >= maxIdleNanos);
+                    if (expired && st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+                        if (unbounded) {
+                            claimedIdle();
+                        }
+                        destroy(s);
+                    }
+                }
+            }
+            while ((ctl & CLOSED) == 0 && countIdle() < minIdle && reservePermit()) {
+                PoolSlot<T> s = create(false);
+                if (ctl != 0) {
+                    afterIdle(s);
+                }
+            }
+        } catch (ClosedException e) {
+            // closed meanwhile: nothing to keep up
+        } catch (RuntimeException | Error e) {
+            log.warn("{}: background upkeep failed", name, e);
+        }
+    }
+
+    private int countIdle() {
+        int n = 0;
+        for (PoolSlot<T> s : slots) {
+            if (PoolSlot.kind(s.state()) == IDLE) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Returns a snapshot of the pool's counters. Never blocks.
+     *
+     * @return a new immutable snapshot
+     */
+    public PoolStats stats() {
+        int alive = 0;
+        int idle = 0;
+        long borrows = retiredBorrows.get();
+        for (PoolSlot<T> s : slots) {
+            long st = s.state();
+            long k = PoolSlot.kind(st);
+            if (k == DEAD) {
+                continue; // counted in retiredBorrows by destroy()
+            }
+            alive++;
+            if (k == IDLE) {
+                idle++;
+            }
+            borrows += PoolSlot.borrows(st);
+        }
+        return new PoolStats(alive, idle, ctl & WAITERS, created.get(), destroyed.get(),
+                borrows, timeouts.get(), failedCreations.get(),
+                Duration.ofNanos(longestWait.get()));
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Closing
+
+    /**
+     * Closes the pool: idle objects are destroyed now (in this thread), lent objects when
+     * they come back, and every waiter wakes with a {@link ClosedException}. Later borrows
+     * throw {@code ClosedException}. A second call does nothing. Never waits for lent
+     * objects; see {@link #awaitClosed(Duration)}.
+     */
+    @Override
+    public void close() {
+        ArrayList<PoolWaiter<T>> woken = new ArrayList<>();
+        ScheduledFuture<?> f;
+        lock.lock();
+        try {
+            if ((ctl & CLOSED) != 0) {
+                return;
+            }
+            for (PoolWaiter<T> w : queue) {
+                w.state = PoolWaiter.CLOSED;
+                woken.add(w);
+            }
+            queue.clear();
+            ctl = CLOSED;
+            f = upkeep;
+        } finally {
+            lock.unlock();
+        }
+        if (f != null) {
+            f.cancel(false);
+        }
+        for (PoolWaiter<T> w : woken) {
+            Thread t = w.thread;
+            CompletableFuture<Lease<T>> fut = w.future;
+            if (t != null) {
+                LockSupport.unpark(t);
+            } else if (fut != null) {
+                fut.completeExceptionally(closed());
+            }
+        }
+        for (PoolSlot<T> s : slots) {
+            long st = s.state();
+            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+                if (unbounded) {
+                    claimedIdle();
+                }
+                destroy(s);
+            }
+        }
+        if (size == 0) {
+            terminated.countDown();
+        }
+    }
+
+    /** @return true once {@link #close()} has been called */
+    public boolean isClosed() {
+        return (ctl & CLOSED) != 0;
+    }
+
+    /**
+     * Waits until, after {@link #close()}, every lent object has come back and been
+     * destroyed. If time runs out, logs a warning naming where each unreturned lease was
+     * borrowed (with leak detection on; otherwise only how many there are).
+     *
+     * @param timeout the longest wait
+     * @return true if every object was destroyed in time
+     * @throws InterruptedException if the thread is interrupted while it waits
+     * @throws IllegalStateException if {@code close()} has not been called
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
+    public boolean awaitClosed(Duration timeout) throws InterruptedException {
+        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        if (!isClosed()) {
+            throw new IllegalStateException(name + ": awaitClosed() before close()");
+        }
+        if (terminated.await(nanos, TimeUnit.NANOSECONDS)) {
+            return true;
+        }
+        int lent = 0;
+        for (PoolSlot<T> s : slots) {
+            if (PoolSlot.kind(s.state()) == LENT) {
+                lent++;
+                Throwable site = s.borrowSite;
+                if (site != null) {
+                    log.warn("{}: an object not returned by awaitClosed({})", name, timeout, site);
+                }
+            }
+        }
+        log.warn("{}: {} object(s) still lent after awaitClosed({}){}", name, lent, timeout,
+                leakDetection ? "" : "; enable leakDetection to log where they were borrowed");
+        return false;
+    }
+
+    private ClosedException closed() {
+        return new ClosedException(name + ": pool closed");
+    }
+
+    private TimeoutException timeout(@Nullable Duration timeout) {
+        return new TimeoutException(name + ": no object free within " + timeout + " (size "
+                + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
+    }
+
+    @Override
+    public String toString() {
+        return name + (isClosed() ? " (closed) " : " ") + stats();
+    }
+
+    /**
+     * Builds a {@link Pool}. Every option has a default; {@link #build()} checks that they
+     * fit together.
+     *
+     * <p><b>Thread safety.</b> Not thread-safe: build a pool in one thread.
+     *
+     * @param <T> the type of the pooled objects
+     */
+    public static final class Builder<T> {
+        final Callable<? extends T> factory;
+        int maxSize = 4;
+        int maxIdle = 4;
+        int minIdle;
+        @Nullable Predicate<? super T> validate;
+        @Nullable Duration validateAfterIdle;
+        @Nullable Consumer<? super T> onReturn;
+        @Nullable Consumer<? super T> destroy;
+        @Nullable Duration maxIdleTime;
+        @Nullable Duration maxLifetime;
+        boolean fair = true;
+        boolean leakDetection;
+        @Nullable String name;
+        Ticker ticker = Ticker.systemTicker();
+
+        Builder(Callable<? extends T> factory) {
+            this.factory = Objects.requireNonNull(factory, "factory");
+        }
+
+        /**
+         * The most objects alive at once, lent or idle. Default 4. 0 means no bound; then
+         * {@link #maxIdle(int)} bounds how many are kept for reuse.
+         *
+         * @param maxSize the bound, or 0 for none
+         * @return this builder
+         * @throws IllegalArgumentException if {@code maxSize < 0}
+         */
+        public Builder<T> maxSize(int maxSize) {
+            this.maxSize = Checks.nonNegative(maxSize, "maxSize");
+            return this;
+        }
+
+        /**
+         * For an unbounded pool ({@code maxSize(0)}), the most idle objects kept for reuse;
+         * an object returned beyond that is destroyed. Default 4. Ignored when bounded.
+         *
+         * @param maxIdle the most idle objects kept
+         * @return this builder
+         * @throws IllegalArgumentException if {@code maxIdle < 0}
+         */
+        public Builder<T> maxIdle(int maxIdle) {
+            this.maxIdle = Checks.nonNegative(maxIdle, "maxIdle");
+            return this;
+        }
+
+        /**
+         * Objects kept ready: made in the background (on a shared daemon thread) whenever
+         * fewer are idle and there is room. Default 0.
+         *
+         * @param minIdle the idle objects to keep ready
+         * @return this builder
+         * @throws IllegalArgumentException if {@code minIdle < 0}
+         */
+        public Builder<T> minIdle(int minIdle) {
+            this.minIdle = Checks.nonNegative(minIdle, "minIdle");
+            return this;
+        }
+
+        /**
+         * Checked before an idle object is lent again; an object that fails (or whose check
+         * throws, which is logged) is destroyed and another is tried. Not applied to objects
+         * just made. Runs on the borrowing thread (or the thread completing an async borrow).
+         *
+         * @param validate returns false for a broken object
+         * @return this builder
+         * @throws NullPointerException if {@code validate} is null
+         */
+        public Builder<T> validate(Predicate<? super T> validate) {
+            this.validate = Objects.requireNonNull(validate, "validate");
+            return this;
+        }
+
+        /**
+         * Applies {@link #validate(Predicate)} only to objects idle at least this long.
+         * Default: every time. Needs {@code validate}.
+         *
+         * @param idle the idle time from which objects are checked
+         * @return this builder
+         * @throws IllegalArgumentException if {@code idle} is negative
+         */
+        public Builder<T> validateAfterIdle(Duration idle) {
+            this.validateAfterIdle = Checks.nonNegative(idle, "validateAfterIdle");
+            return this;
+        }
+
+        /**
+         * Resets an object as it comes back, on the returning thread; if it throws, the
+         * object is destroyed (and the exception logged, not thrown from {@code close()}).
+         *
+         * @param onReturn the reset
+         * @return this builder
+         * @throws NullPointerException if {@code onReturn} is null
+         */
+        public Builder<T> onReturn(Consumer<? super T> onReturn) {
+            this.onReturn = Objects.requireNonNull(onReturn, "onReturn");
+            return this;
+        }
+
+        /**
+         * How an object is disposed of. Default: {@code close()} if it is
+         * {@link AutoCloseable}, else nothing. If it throws, the exception is logged and
+         * the slot is freed all the same.
+         *
+         * @param destroy the disposal
+         * @return this builder
+         * @throws NullPointerException if {@code destroy} is null
+         */
+        public Builder<T> destroy(Consumer<? super T> destroy) {
+            this.destroy = Objects.requireNonNull(destroy, "destroy");
+            return this;
+        }
+
+        /**
+         * Objects idle this long are destroyed instead of lent, and swept in the background.
+         *
+         * @param maxIdleTime the longest idle time, positive
+         * @return this builder
+         * @throws IllegalArgumentException if {@code maxIdleTime} is not positive
+         */
+        public Builder<T> maxIdleTime(Duration maxIdleTime) {
+            this.maxIdleTime = positive(maxIdleTime, "maxIdleTime");
+            return this;
+        }
+
+        /**
+         * Objects older than this are destroyed instead of lent, and swept in the
+         * background; a lent object is never taken back.
+         *
+         * @param maxLifetime the longest life, positive
+         * @return this builder
+         * @throws IllegalArgumentException if {@code maxLifetime} is not positive
+         */
+        public Builder<T> maxLifetime(Duration maxLifetime) {
+            this.maxLifetime = positive(maxLifetime, "maxLifetime");
+            return this;
+        }
+
+        /**
+         * With true (the default), waiting borrowers are served in arrival order, and a
+         * returned object goes to the oldest waiter before anyone else may take it. With
+         * false, a borrower that arrives when an object is idle may take it first (faster
+         * under contention, no starvation guarantee).
+         *
+         * @param fair whether borrowers are served in arrival order
+         * @return this builder
+         */
+        public Builder<T> fair(boolean fair) {
+            this.fair = fair;
+            return this;
+        }
+
+        /**
+         * With true, a lease that becomes unreachable without being closed is noticed (via
+         * {@link java.lang.ref.Cleaner}): its object is destroyed, its slot freed and a
+         * warning logged with the stack trace of the borrow. Costs a stack trace and a
+         * cleaner registration per borrow. Default false.
+         *
+         * @param leakDetection whether to watch for dropped leases
+         * @return this builder
+         */
+        public Builder<T> leakDetection(boolean leakDetection) {
+            this.leakDetection = leakDetection;
+            return this;
+        }
+
+        /**
+         * The name used in messages and logs. Default {@code "pool"}.
+         *
+         * @param name the pool's name
+         * @return this builder
+         * @throws NullPointerException if {@code name} is null
+         */
+        public Builder<T> name(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /**
+         * The clock for idle times and lifetimes (not for borrow timeouts, which use real
+         * time). Default {@link Ticker#systemTicker()}; tests pass a fake one.
+         *
+         * @param ticker the clock
+         * @return this builder
+         * @throws NullPointerException if {@code ticker} is null
+         */
+        public Builder<T> ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker");
+            return this;
+        }
+
+        /**
+         * Builds the pool; starts background upkeep if {@code minIdle}, {@code maxIdleTime}
+         * or {@code maxLifetime} asks for it.
+         *
+         * @return a new open pool
+         * @throws IllegalArgumentException if {@code minIdle > maxSize} (or, unbounded,
+         *     {@code minIdle > maxIdle}), naming the pool and both values
+         * @throws IllegalStateException if {@code validateAfterIdle} is set without
+         *     {@code validate}
+         */
+        public Pool<T> build() {
+            String n = name != null ? name : "pool";
+            if (maxSize > 0 && minIdle > maxSize) {
+                throw new IllegalArgumentException(n + ": minIdle (" + minIdle
+                        + ") must not exceed maxSize (" + maxSize + ")");
+            }
+            if (maxSize == 0 && minIdle > maxIdle) {
+                throw new IllegalArgumentException(n + ": minIdle (" + minIdle
+                        + ") must not exceed maxIdle (" + maxIdle + ") of an unbounded pool");
+            }
+            if (validateAfterIdle != null && validate == null) {
+                throw new IllegalStateException(n + ": validateAfterIdle needs validate");
+            }
+            Pool<T> pool = new Pool<>(this);
+            pool.startUpkeep();
+            return pool;
+        }
+
+        private static Duration positive(Duration d, String what) {
+            Objects.requireNonNull(d, what);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive: " + d);
+            }
+            return d;
+        }
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle SIZE;
+    private static final VarHandle IDLE_COUNT;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            SIZE = l.findVarHandle(Pool.class, "size", int.class);
+            IDLE_COUNT = l.findVarHandle(Pool.class, "idleCount", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+}

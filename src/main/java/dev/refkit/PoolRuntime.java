@@ -1,0 +1,96 @@
+package dev.refkit;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The threads every {@link Pool} shares, all daemons and all started lazily: one scheduler
+ * for background upkeep ({@code minIdle}, expiry sweeps), a cached executor that makes
+ * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection.
+ */
+final class PoolRuntime {
+    private PoolRuntime() {}
+
+    private static ThreadFactory daemons(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** Holder: the scheduler starts on first use. */
+    private static final class Scheduler {
+        static final ScheduledThreadPoolExecutor INSTANCE = make();
+
+        private static ScheduledThreadPoolExecutor make() {
+            ScheduledThreadPoolExecutor e =
+                    new ScheduledThreadPoolExecutor(1, daemons("refkit-pool-upkeep-"));
+            e.setRemoveOnCancelPolicy(true);
+            return e;
+        }
+    }
+
+    /** Holder: the creator threads start on first use and die after a minute idle. */
+    private static final class Creators {
+        static final ExecutorService INSTANCE = new ThreadPoolExecutor(0, Integer.MAX_VALUE,
+                60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemons("refkit-pool-create-"));
+    }
+
+    /** Holder: the cleaner thread starts on first use. */
+    private static final class Leaks {
+        static final Cleaner INSTANCE = Cleaner.create(daemons("refkit-pool-leaks-"));
+    }
+
+    static ExecutorService creators() {
+        return Creators.INSTANCE;
+    }
+
+    static Cleaner cleaner() {
+        return Leaks.INSTANCE;
+    }
+
+    /**
+     * Runs {@code pool.maintain()} now and then every {@code periodNanos}, holding the pool
+     * only weakly so that a pool dropped without close() can still be collected.
+     */
+    static ScheduledFuture<?> schedule(Pool<?> pool, long periodNanos) {
+        Upkeep task = new Upkeep(pool);
+        ScheduledFuture<?> f = Scheduler.INSTANCE.scheduleWithFixedDelay(
+                task, 0, periodNanos, TimeUnit.NANOSECONDS);
+        task.future = f;
+        return f;
+    }
+
+    private static final class Upkeep implements Runnable {
+        private final WeakReference<Pool<?>> pool;
+        volatile @Nullable ScheduledFuture<?> future;
+
+        Upkeep(Pool<?> pool) {
+            this.pool = new WeakReference<>(pool);
+        }
+
+        @Override
+        public void run() {
+            Pool<?> p = pool.get();
+            if (p == null) {
+                ScheduledFuture<?> f = future;
+                if (f != null) {
+                    f.cancel(false);
+                }
+                return;
+            }
+            p.maintain();
+        }
+    }
+}
