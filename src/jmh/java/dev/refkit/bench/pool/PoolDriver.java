@@ -57,8 +57,8 @@ abstract class PoolDriver implements AutoCloseable {
     /**
      * Makes a started driver over a pool of {@code size} objects, all made already.
      *
-     * @param impl one of {@link #NAMES}, or {@code "stormpot-vtap"} for Stormpot's
-     *     virtual-thread-safe tap
+     * @param impl one of {@link #NAMES}, {@code "refkit-unfair"} for Refkit with
+     *     {@code fair(false)}, or {@code "stormpot-vtap"} for Stormpot's virtual-thread-safe tap
      * @param size the pool's size
      * @return the driver
      * @throws Exception if the pool cannot be built or filled
@@ -66,7 +66,8 @@ abstract class PoolDriver implements AutoCloseable {
      */
     static PoolDriver of(String impl, int size) throws Exception {
         return switch (impl) {
-            case "refkit" -> throw new UnsupportedOperationException("refkit: Pool not merged yet");
+            case "refkit" -> RefkitDriver.create(size, true);
+            case "refkit-unfair" -> RefkitDriver.create(size, false);
             case "stormpot" -> new StormpotDriver(size, false);
             case "stormpot-vtap" -> new StormpotDriver(size, true);
             case "commons-pool2" -> new CommonsPool2Driver(size);
