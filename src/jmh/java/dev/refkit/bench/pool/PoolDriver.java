@@ -86,6 +86,17 @@ abstract class PoolDriver implements AutoCloseable {
     abstract void borrowReturn(Blackhole bh) throws Exception;
 
     /**
+     * Runs {@link #borrowReturn(Blackhole)}'s cycle {@code n} times, with the loop in the
+     * subclass so that each implementation's loop is compiled on its own (for harnesses that
+     * run several implementations in one JVM).
+     *
+     * @param bh where the objects go while held
+     * @param n how many cycles
+     * @throws Exception if the pool fails
+     */
+    abstract void borrowReturnLoop(Blackhole bh, int n) throws Exception;
+
+    /**
      * Borrows an object, burns {@code tokens} of CPU while holding it
      * ({@link Blackhole#consumeCPU(long)}) and returns it.
      *
@@ -163,6 +174,15 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
+        void borrowReturnLoop(Blackhole bh, int n) throws InterruptedException {
+            for (int i = 0; i < n; i++) {
+                try (Pooled<Thing> p = tap.claim(timeout)) {
+                    bh.consume(p.getObject());
+                }
+            }
+        }
+
+        @Override
         void borrowHoldReturn(long tokens) throws InterruptedException {
             try (Pooled<Thing> p = tap.claim(timeout)) {
                 if (p == null) {
@@ -227,6 +247,18 @@ abstract class PoolDriver implements AutoCloseable {
                 bh.consume(t);
             } finally {
                 pool.returnObject(t);
+            }
+        }
+
+        @Override
+        void borrowReturnLoop(Blackhole bh, int n) throws Exception {
+            for (int i = 0; i < n; i++) {
+                Thing t = pool.borrowObject();
+                try {
+                    bh.consume(t);
+                } finally {
+                    pool.returnObject(t);
+                }
             }
         }
 
@@ -342,6 +374,18 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
+        void borrowReturnLoop(Blackhole bh, int n) throws InterruptedException {
+            for (int i = 0; i < n; i++) {
+                Entry e = take();
+                try {
+                    bh.consume(e.thing);
+                } finally {
+                    bag.requite(e);
+                }
+            }
+        }
+
+        @Override
         void borrowHoldReturn(long tokens) throws InterruptedException {
             Entry e = take();
             try {
@@ -390,6 +434,18 @@ abstract class PoolDriver implements AutoCloseable {
                 bh.consume(t);
             } finally {
                 queue.offer(t);
+            }
+        }
+
+        @Override
+        void borrowReturnLoop(Blackhole bh, int n) throws InterruptedException {
+            for (int i = 0; i < n; i++) {
+                Thing t = take();
+                try {
+                    bh.consume(t);
+                } finally {
+                    queue.offer(t);
+                }
             }
         }
 

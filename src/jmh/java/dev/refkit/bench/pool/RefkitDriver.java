@@ -52,6 +52,15 @@ final class RefkitDriver extends PoolDriver {
     }
 
     @Override
+    void borrowReturnLoop(Blackhole bh, int n) throws InterruptedException {
+        for (int i = 0; i < n; i++) {
+            try (Lease<Thing> lease = pool.borrow()) {
+                bh.consume(lease.get());
+            }
+        }
+    }
+
+    @Override
     void borrowHoldReturn(long tokens) throws InterruptedException {
         try (Lease<Thing> lease = pool.borrow()) {
             lease.get();
