@@ -3,7 +3,9 @@ package dev.refkit.bench.pool;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
@@ -11,6 +13,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.infra.Blackhole;
 
@@ -25,9 +28,12 @@ import org.openjdk.jmh.infra.Blackhole;
  * JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 mvn -q -Pbench package
  * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -jar target/benchmarks.jar 'pool.PoolBorrowReturn' -prof gc
  * </pre>
- * Add {@code -f 1 -wi 3 -w 1s -i 5 -r 1s} for a quick look, {@code -p impl=refkit,stormpot}
- * to pick implementations, and {@code -jvmArgsAppend -XX:-DoEscapeAnalysis} to see what a
- * borrow allocates when escape analysis cannot remove the lease.
+ * It runs 2 forks of 5 one-second warm-up and 5 one-second measured iterations per
+ * implementation and thread count; add {@code -f 1 -wi 3 -i 3} for a quick look,
+ * {@code -p impl=refkit,refkit-unfair,stormpot} to pick implementations, and
+ * {@code -jvmArgsAppend -XX:-DoEscapeAnalysis} to see what a borrow allocates when escape
+ * analysis cannot remove the lease. {@link RatioHarness} cross-checks the ratios on a noisy
+ * machine.
  *
  * <p><b>Thread safety.</b> The pool is shared by the benchmark's threads
  * ({@link Scope#Benchmark}); each thread has its own {@link Blackhole}.
@@ -35,6 +41,9 @@ import org.openjdk.jmh.infra.Blackhole;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @State(Scope.Benchmark)
+@Fork(2)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
 public class PoolBorrowReturn {
 
     /** Which pool: one of {@link PoolDriver#NAMES}. */

@@ -8,7 +8,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
@@ -16,6 +18,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The whole-job time of {@code threads} virtual threads (1000) sharing a pool of 10, each
@@ -32,7 +35,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 mvn -q -Pbench package
  * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -jar target/benchmarks.jar 'pool.PoolVirtualThreads'
  * </pre>
- * Add {@code -f 1 -wi 3 -w 1s -i 5 -r 1s} for a quick look.
+ * It runs 2 forks of 5 one-second warm-up and 5 one-second measured iterations per
+ * implementation; add {@code -f 1 -wi 3 -i 3} for a quick look.
  *
  * <p><b>Thread safety.</b> The pool is shared ({@link Scope#Benchmark}); the benchmark runs on
  * one JMH thread, which starts the virtual threads.
@@ -40,6 +44,9 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
+@Fork(2)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
 public class PoolVirtualThreads {
 
     /** Which pool: one of {@link PoolDriver#NAMES} or {@code stormpot-vtap}. */
