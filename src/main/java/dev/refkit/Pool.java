@@ -8,7 +8,9 @@ import static dev.refkit.PoolSlot.KIND;
 import static dev.refkit.PoolSlot.LENT;
 
 import com.google.common.base.Ticker;
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
@@ -308,6 +310,22 @@ public final class Pool<T> implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
+     * would hold one of the few carrier threads that the object's holder may need.
+     */
+    private static boolean isVirtual(Thread t) {
+        MethodHandle mh = IS_VIRTUAL;
+        if (mh == null) {
+            return false;
+        }
+        try {
+            return (boolean) mh.invokeExact(t);
+        } catch (Throwable e) {
+            throw new AssertionError(e);
+        }
+    }
+
     private static int stripe() {
         @SuppressWarnings("deprecation") // threadId() is Java 19+
         long id = Thread.currentThread().getId();
@@ -372,7 +390,7 @@ public final class Pool<T> implements AutoCloseable {
      */
     private @Nullable PoolLease<T> await(PoolWaiter<T> w, boolean timed, long deadline,
             @Nullable Duration timeout) throws InterruptedException, TimeoutException {
-        int spins = w.head ? SPINS : 0;
+        int spins = w.head && !isVirtual(Thread.currentThread()) ? SPINS : 0;
         for (;;) {
             int st = w.state;
             if (st != PoolWaiter.WAITING) {
@@ -810,13 +828,13 @@ public final class Pool<T> implements AutoCloseable {
     // Returning
 
     /**
-     * Ends a lease: gives the object back (or destroys it when {@code invalidate}); does
-     * nothing if the lease is no longer current. {@code reset} runs {@code onReturn}.
+     * {@link Lease#close()}: the fast path (one CAS to IDLE of the next generation, then one
+     * volatile read) kept small so that it inlines into the caller's try-with-resources.
      */
-    void release(PoolLease<T> l, boolean invalidate, boolean reset) {
-        PoolSlot<T> s = l.slot;
-        long st = l.stamp;
-        if (returnPlain && !invalidate) {
+    void giveBack(PoolLease<T> l, boolean reset) {
+        if (returnPlain) {
+            PoolSlot<T> s = l.slot;
+            long st = l.stamp;
             if (s.casState(st, st - LENT + GEN)) {
                 hint(s);
                 if (ctl != 0) {
@@ -825,6 +843,16 @@ public final class Pool<T> implements AutoCloseable {
             }
             return;
         }
+        release(l, false, reset);
+    }
+
+    /**
+     * Ends a lease: gives the object back (or destroys it when {@code invalidate}); does
+     * nothing if the lease is no longer current. {@code reset} runs {@code onReturn}.
+     */
+    void release(PoolLease<T> l, boolean invalidate, boolean reset) {
+        PoolSlot<T> s = l.slot;
+        long st = l.stamp;
         long busy = st - LENT + GEN + BUSY;
         if (!s.casState(st, busy)) {
             return;
@@ -871,7 +899,7 @@ public final class Pool<T> implements AutoCloseable {
 
     /** Gives back an object that was never used (a refused grant): no reset. */
     private void giveBack(PoolLease<T> l) {
-        release(l, false, false);
+        giveBack(l, false);
     }
 
     private void hint(PoolSlot<T> s) {
@@ -1381,6 +1409,17 @@ public final class Pool<T> implements AutoCloseable {
                 throw new IllegalArgumentException(what + " must be positive: " + d);
             }
             return d;
+        }
+    }
+
+    private static final @Nullable MethodHandle IS_VIRTUAL = findIsVirtual();
+
+    private static @Nullable MethodHandle findIsVirtual() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+                    MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException e) {
+            return null; // Java 17 to 20: no virtual threads
         }
     }
 

@@ -32,7 +32,7 @@ final class PoolLease<T> implements Lease<T> {
 
     @Override
     public void close() {
-        pool.release(this, false, true);
+        pool.giveBack(this, true);
     }
 
     @Override
