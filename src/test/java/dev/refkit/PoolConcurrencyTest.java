@@ -250,6 +250,38 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** An object handed to an async waiter that fails validation is destroyed; another is made. */
+    @Test
+    void borrowAsync_grantedObjectFailsValidation_getsAnotherObject() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).validate(r -> r.id != 1).build()) {
+            Lease<Res> a = pool.borrow();
+            CompletableFuture<Lease<Res>> f = pool.borrowAsync();
+            a.close(); // conn 1 goes to the future, fails its check, is destroyed
+            try (Lease<Res> b = f.get(10, TimeUnit.SECONDS)) {
+                assertEquals(2, b.get().id);
+            }
+            assertEquals(1, pool.stats().destroyed());
+            assertEquals(1, pool.stats().size());
+        }
+    }
+
+    /** A thread granted an object that fails validation tries again and gets a new one. */
+    @Test
+    void borrow_grantedObjectFailsValidation_getsAnotherObject() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).validate(r -> r.id != 1).build()) {
+            Lease<Res> a = pool.borrow();
+            CompletableFuture<Integer> waiter = fork(() -> {
+                try (Lease<Res> l = pool.borrow()) {
+                    return l.get().id;
+                }
+            });
+            eventually(() -> pool.stats().waiting() == 1, "one waiter");
+            a.close();
+            assertEquals(2, waiter.get(10, TimeUnit.SECONDS));
+            assertEquals(1, pool.stats().destroyed());
+        }
+    }
+
     /** Async failures: factory failure of an immediate borrow completes exceptionally. */
     @Test
     void borrowAsync_factoryFails_completesExceptionally() {
