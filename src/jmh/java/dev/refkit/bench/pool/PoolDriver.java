@@ -58,7 +58,9 @@ abstract class PoolDriver implements AutoCloseable {
      * Makes a started driver over a pool of {@code size} objects, all made already.
      *
      * @param impl one of {@link #NAMES}, {@code "refkit-unfair"} for Refkit with
-     *     {@code fair(false)}, or {@code "stormpot-vtap"} for Stormpot's virtual-thread-safe tap
+     *     {@code fair(false)}, {@code "stormpot-vtap"} for Stormpot's virtual-thread-safe tap,
+     *     or {@code "none"} for no pool at all (every borrow gets the same object at once: the
+     *     harnesses' baseline)
      * @param size the pool's size
      * @return the driver
      * @throws Exception if the pool cannot be built or filled
@@ -73,6 +75,7 @@ abstract class PoolDriver implements AutoCloseable {
             case "commons-pool2" -> new CommonsPool2Driver(size);
             case "hikari-bag" -> new HikariBagDriver(size);
             case "abq" -> new QueueDriver(size);
+            case "none" -> new NoPoolDriver();
             default -> throw new IllegalArgumentException("unknown pool implementation: " + impl);
         };
     }
@@ -472,6 +475,43 @@ abstract class PoolDriver implements AutoCloseable {
         @Override
         public void close() {
             queue.clear();
+        }
+    }
+
+    /** No pool: every borrow gets the same object at once. The baseline of the harnesses. */
+    static final class NoPoolDriver extends PoolDriver {
+        private final Thing thing = new Thing(1);
+
+        @Override
+        void borrowReturn(Blackhole bh) {
+            bh.consume(thing);
+        }
+
+        @Override
+        void borrowReturnLoop(Blackhole bh, int n) {
+            for (int i = 0; i < n; i++) {
+                bh.consume(thing);
+            }
+        }
+
+        @Override
+        void borrowHoldReturn(long tokens) {
+            Blackhole.consumeCPU(tokens);
+        }
+
+        @Override
+        Object borrow() {
+            return thing;
+        }
+
+        @Override
+        void giveBack(Object handle) {
+            // nothing to return
+        }
+
+        @Override
+        public void close() {
+            // nothing to close
         }
     }
 }
