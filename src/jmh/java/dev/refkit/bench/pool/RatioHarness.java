@@ -1,7 +1,10 @@
 package dev.refkit.bench.pool;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -17,8 +20,9 @@ import org.openjdk.jmh.infra.Blackhole;
  * JVM, measured in short interleaved slices (round after round, each round visiting every
  * implementation), so that load which comes and goes hits them all alike. It reports, per
  * implementation and for 1 and 2 threads, the median wall time per borrow+return, the median
- * thread CPU time per borrow+return (time the thread was descheduled is not counted), and
- * Refkit's median per-round ratio to each peer.
+ * thread CPU time per borrow+return (time the thread was descheduled is not counted), the
+ * median per-round ratio of the first implementation's times to each, and the median number
+ * of voluntary context switches per slice (on Linux: how often the threads parked or blocked).
  *
  * <p>JMH's figures stay the reference; here each implementation's loop is compiled on its own
  * ({@link PoolDriver#borrowReturnLoop}), which is close to, but not the same as, JMH's
@@ -44,7 +48,7 @@ public final class RatioHarness {
     }
 
     /** One measured slice: per-thread wall and CPU nanoseconds per operation. */
-    private record Slice(double wallPerOp, double cpuPerOp) {
+    private record Slice(double wallPerOp, double cpuPerOp, long voluntarySwitches) {
     }
 
     /**
@@ -89,9 +93,11 @@ public final class RatioHarness {
         List<String> names = new ArrayList<>(drivers.keySet());
         Map<String, double[]> wall = new LinkedHashMap<>();
         Map<String, double[]> cpu = new LinkedHashMap<>();
+        Map<String, double[]> parks = new LinkedHashMap<>();
         for (String n : names) {
             wall.put(n, new double[rounds]);
             cpu.put(n, new double[rounds]);
+            parks.put(n, new double[rounds]);
         }
         for (int r = 0; r < rounds; r++) {
             for (int k = 0; k < names.size(); k++) {
@@ -99,12 +105,13 @@ public final class RatioHarness {
                 Slice s = slice(drivers.get(n), threads, batch.get(n));
                 wall.get(n)[r] = s.wallPerOp();
                 cpu.get(n)[r] = s.cpuPerOp();
+                parks.get(n)[r] = s.voluntarySwitches();
             }
         }
         System.out.printf(Locale.ROOT, "%n%d thread%s: median ns per borrow+return (per thread)%n",
                 threads, threads == 1 ? "" : "s");
-        System.out.printf(Locale.ROOT, "%-14s %10s %10s %10s %14s %14s%n", "impl", "wall",
-                "wall p25", "wall p75", "cpu", "first / this");
+        System.out.printf(Locale.ROOT, "%-14s %10s %10s %10s %10s %22s %12s%n", "impl",
+                "wall", "wall p25", "wall p75", "cpu", "first / this", "vol. switch");
         String first = names.get(0);
         for (String n : names) {
             double[] ratio = new double[rounds];
@@ -113,9 +120,11 @@ public final class RatioHarness {
                 ratio[r] = wall.get(first)[r] / wall.get(n)[r];
                 ratioCpu[r] = cpu.get(first)[r] / cpu.get(n)[r];
             }
-            System.out.printf(Locale.ROOT, "%-14s %10.2f %10.2f %10.2f %14.2f %6.3f (cpu %5.3f)%n",
+            System.out.printf(Locale.ROOT,
+                    "%-14s %10.2f %10.2f %10.2f %10.2f %8.3f (cpu %5.3f) %12.0f%n",
                     n, pct(wall.get(n), 50), pct(wall.get(n), 25), pct(wall.get(n), 75),
-                    pct(cpu.get(n), 50), pct(ratio, 50), pct(ratioCpu, 50));
+                    pct(cpu.get(n), 50), pct(ratio, 50), pct(ratioCpu, 50),
+                    pct(parks.get(n), 50));
         }
     }
 
@@ -157,19 +166,40 @@ public final class RatioHarness {
         }
         double wall = 0;
         double cpu = 0;
+        long switches = 0;
         for (Slice s : out) {
             wall += s.wallPerOp() / threads;
             cpu += s.cpuPerOp() / threads;
+            switches += s.voluntarySwitches();
         }
-        return new Slice(wall, cpu);
+        return new Slice(wall, cpu, switches);
     }
 
     private static Slice run(PoolDriver d, int n, Blackhole bh) throws Exception {
+        long v0 = voluntarySwitches();
         long c0 = MX.getCurrentThreadCpuTime();
         long t0 = System.nanoTime();
         d.borrowReturnLoop(bh, n);
         long t1 = System.nanoTime();
         long c1 = MX.getCurrentThreadCpuTime();
-        return new Slice((double) (t1 - t0) / n, (double) (c1 - c0) / n);
+        long v1 = voluntarySwitches();
+        return new Slice((double) (t1 - t0) / n, (double) (c1 - c0) / n, v1 - v0);
+    }
+
+    /**
+     * The calling thread's voluntary context switches so far (it parked, slept or blocked),
+     * from Linux's {@code /proc/thread-self/status}; 0 where that file does not exist.
+     */
+    private static long voluntarySwitches() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/thread-self/status"))) {
+                if (line.startsWith("voluntary_ctxt_switches:")) {
+                    return Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: report none
+        }
+        return 0;
     }
 }
