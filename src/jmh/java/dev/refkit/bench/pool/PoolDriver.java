@@ -101,12 +101,15 @@ abstract class PoolDriver implements AutoCloseable {
 
     /**
      * Borrows an object, burns {@code tokens} of CPU while holding it
-     * ({@link Blackhole#consumeCPU(long)}) and returns it.
+     * ({@link Blackhole#consumeCPU(long)}), then if {@code yield} calls {@link Thread#yield()}
+     * (a virtual thread then gives up its carrier while it holds the object, as it would in a
+     * blocking call), and returns it.
      *
      * @param tokens the work done while holding
+     * @param yield whether to yield while holding
      * @throws Exception if the pool fails
      */
-    abstract void borrowHoldReturn(long tokens) throws Exception;
+    abstract void borrowHoldReturn(long tokens, boolean yield) throws Exception;
 
     /**
      * Borrows an object, waiting as long as it takes (or {@link #LONG_WAIT} for peers that need
@@ -186,12 +189,15 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
-        void borrowHoldReturn(long tokens) throws InterruptedException {
+        void borrowHoldReturn(long tokens, boolean yield) throws InterruptedException {
             try (Pooled<Thing> p = tap.claim(timeout)) {
                 if (p == null) {
                     throw timedOut("stormpot");
                 }
                 Blackhole.consumeCPU(tokens);
+                if (yield) {
+                    Thread.yield();
+                }
             }
         }
 
@@ -266,10 +272,13 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
-        void borrowHoldReturn(long tokens) throws Exception {
+        void borrowHoldReturn(long tokens, boolean yield) throws Exception {
             Thing t = pool.borrowObject();
             try {
                 Blackhole.consumeCPU(tokens);
+                if (yield) {
+                    Thread.yield();
+                }
             } finally {
                 pool.returnObject(t);
             }
@@ -389,10 +398,13 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
-        void borrowHoldReturn(long tokens) throws InterruptedException {
+        void borrowHoldReturn(long tokens, boolean yield) throws InterruptedException {
             Entry e = take();
             try {
                 Blackhole.consumeCPU(tokens);
+                if (yield) {
+                    Thread.yield();
+                }
             } finally {
                 bag.requite(e);
             }
@@ -453,10 +465,13 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
-        void borrowHoldReturn(long tokens) throws InterruptedException {
+        void borrowHoldReturn(long tokens, boolean yield) throws InterruptedException {
             Thing t = take();
             try {
                 Blackhole.consumeCPU(tokens);
+                if (yield) {
+                    Thread.yield();
+                }
             } finally {
                 queue.offer(t);
             }
@@ -495,8 +510,11 @@ abstract class PoolDriver implements AutoCloseable {
         }
 
         @Override
-        void borrowHoldReturn(long tokens) {
+        void borrowHoldReturn(long tokens, boolean yield) {
             Blackhole.consumeCPU(tokens);
+            if (yield) {
+                Thread.yield();
+            }
         }
 
         @Override

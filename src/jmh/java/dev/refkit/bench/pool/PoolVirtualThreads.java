@@ -22,8 +22,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The whole-job time of {@code threads} virtual threads (1000) sharing a pool of 10, each
- * borrowing {@code borrows} times and doing a little work ({@code holdTokens} of
- * {@code Blackhole.consumeCPU}, about 0.2 to 0.3 us) while it holds the object. One operation
+ * borrowing {@code borrows} times and doing a little work while it holds the object
+ * ({@code holdTokens} of {@code Blackhole.consumeCPU}, then, with {@code hold=cpu+yield}, a
+ * {@code Thread.yield()}). One operation
  * is the whole job: start every thread, wait until all have finished. Needs JDK 21+.
  *
  * <p>The peers are those of {@link PoolBorrowReturn}, plus {@code stormpot-vtap}: Stormpot's
@@ -69,6 +70,16 @@ public class PoolVirtualThreads {
     @Param("100")
     public long holdTokens;
 
+    /**
+     * What a thread does while it holds an object: {@code cpu} burns {@code holdTokens};
+     * {@code cpu+yield} then also calls {@code Thread.yield()}, so the virtual thread leaves
+     * its carrier while holding, as in a blocking call - only then do the 1000 threads really
+     * compete for the 10 objects (with {@code cpu} alone at most one object per carrier is
+     * ever lent).
+     */
+    @Param({"cpu", "cpu+yield"})
+    public String hold;
+
     private PoolDriver driver;
 
     /** Builds and fills the pool. */
@@ -94,12 +105,17 @@ public class PoolVirtualThreads {
         PoolDriver d = driver;
         int n = borrows;
         long tokens = holdTokens;
+        boolean yield = switch (hold) {
+            case "cpu" -> false;
+            case "cpu+yield" -> true;
+            default -> throw new IllegalArgumentException("hold: " + hold);
+        };
         List<Future<Integer>> done = new ArrayList<>(threads);
         try (ExecutorService vts = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int t = 0; t < threads; t++) {
                 done.add(vts.submit(() -> {
                     for (int i = 0; i < n; i++) {
-                        d.borrowHoldReturn(tokens);
+                        d.borrowHoldReturn(tokens, yield);
                     }
                     return n;
                 }));

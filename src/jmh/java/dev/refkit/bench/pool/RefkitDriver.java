@@ -61,10 +61,13 @@ final class RefkitDriver extends PoolDriver {
     }
 
     @Override
-    void borrowHoldReturn(long tokens) throws InterruptedException {
+    void borrowHoldReturn(long tokens, boolean yield) throws InterruptedException {
         try (Lease<Thing> lease = pool.borrow()) {
             lease.get();
             Blackhole.consumeCPU(tokens);
+            if (yield) {
+                Thread.yield();
+            }
         }
     }
 

@@ -14,8 +14,8 @@ import java.util.concurrent.Future;
 
 /**
  * A cross-check of {@link PoolVirtualThreads} for a noisy machine: the same whole job (1000
- * virtual threads sharing a pool of 10, 100 borrows each, {@code consumeCPU(100)} while
- * holding), every implementation in one JVM, interleaved round after round so that load
+ * virtual threads sharing a pool of 10, 100 borrows each, {@code consumeCPU(100)} and, with
+ * {@code cpu+yield}, {@code Thread.yield()} while holding), every implementation in one JVM, interleaved round after round so that load
  * which comes and goes hits them all alike. It reports per implementation the median wall
  * time and the median process CPU time of a job (the OS counts that in 10 ms ticks here, so
  * it is coarse), and the median per-round ratio of the first implementation's time to each.
@@ -23,9 +23,9 @@ import java.util.concurrent.Future;
  * <p>Run it as:
  * <pre>
  * JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 mvn -q -Pbench package
- * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -cp target/benchmarks.jar dev.refkit.bench.pool.VirtualThreadsHarness [rounds] [impl...]
+ * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -cp target/benchmarks.jar dev.refkit.bench.pool.VirtualThreadsHarness [rounds] [cpu|cpu+yield] [impl...]
  * </pre>
- * Defaults: 30 rounds after 10 warm-up rounds; refkit, stormpot, stormpot-vtap,
+ * Defaults: 30 rounds after 10 warm-up rounds, {@code cpu}; refkit, stormpot, stormpot-vtap,
  * commons-pool2, hikari-bag, abq; {@code refkit-unfair} may be named too.
  *
  * <p><b>Thread safety.</b> Not applicable: a program, run from {@code main}.
@@ -45,12 +45,16 @@ public final class VirtualThreadsHarness {
     /**
      * Runs the harness.
      *
-     * @param args {@code [rounds] [impl...]}
+     * @param args {@code [rounds] [cpu|cpu+yield] [impl...]}
      * @throws Exception if a pool fails
      */
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
-        List<String> impls = args.length > 1 ? List.of(args).subList(1, args.length)
+        boolean yield = args.length > 1 && args[1].equals("cpu+yield");
+        if (args.length > 1 && !yield && !args[1].equals("cpu")) {
+            throw new IllegalArgumentException("hold must be cpu or cpu+yield: " + args[1]);
+        }
+        List<String> impls = args.length > 2 ? List.of(args).subList(2, args.length)
                 : List.of("refkit", "stormpot", "stormpot-vtap", "commons-pool2", "hikari-bag",
                         "abq");
         Map<String, PoolDriver> drivers = new LinkedHashMap<>();
@@ -61,7 +65,7 @@ public final class VirtualThreadsHarness {
             List<String> names = new ArrayList<>(drivers.keySet());
             for (int w = 0; w < 10; w++) {
                 for (PoolDriver d : drivers.values()) {
-                    job(d);
+                    job(d, yield);
                 }
             }
             Map<String, double[]> wall = new LinkedHashMap<>();
@@ -75,15 +79,15 @@ public final class VirtualThreadsHarness {
                     String n = names.get((r + k) % names.size());
                     long c0 = OS.getProcessCpuTime();
                     long t0 = System.nanoTime();
-                    job(drivers.get(n));
+                    job(drivers.get(n), yield);
                     wall.get(n)[r] = (System.nanoTime() - t0) / 1e6;
                     cpu.get(n)[r] = (OS.getProcessCpuTime() - c0) / 1e6;
                 }
             }
             String first = names.get(0);
             System.out.printf(Locale.ROOT, "%d virtual threads x %d borrows, pool of %d,"
-                    + " consumeCPU(%d) while holding, %d rounds, %s, %d CPUs%n", THREADS,
-                    BORROWS, SIZE, HOLD_TOKENS, rounds, Runtime.version(),
+                    + " consumeCPU(%d)%s while holding, %d rounds, %s, %d CPUs%n", THREADS,
+                    BORROWS, SIZE, HOLD_TOKENS, yield ? " + Thread.yield()" : "", rounds, Runtime.version(),
                     Runtime.getRuntime().availableProcessors());
             System.out.printf(Locale.ROOT, "%-14s %10s %10s %10s %12s %18s%n", "impl",
                     "wall ms", "p25", "p75", "process cpu", first + " / this");
@@ -109,13 +113,13 @@ public final class VirtualThreadsHarness {
         return v[Math.min(v.length - 1, v.length * p / 100)];
     }
 
-    private static void job(PoolDriver d) throws Exception {
+    private static void job(PoolDriver d, boolean yield) throws Exception {
         List<Future<Integer>> done = new ArrayList<>(THREADS);
         try (ExecutorService vts = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int t = 0; t < THREADS; t++) {
                 done.add(vts.submit(() -> {
                     for (int i = 0; i < BORROWS; i++) {
-                        d.borrowHoldReturn(HOLD_TOKENS);
+                        d.borrowHoldReturn(HOLD_TOKENS, yield);
                     }
                     return BORROWS;
                 }));
