@@ -546,7 +546,44 @@ public final class Pool<T> implements AutoCloseable {
             if (t != null) {
                 LockSupport.unpark(t);
             } else {
-                completeAsync(w);
+                trampoline(() -> completeAsyncSafely(w));
+            }
+        }
+    }
+
+    /**
+     * Runs {@code r} now, unless this thread is already completing async borrows further up
+     * its stack; then {@code r} is queued and run by that outer call. Completing a future
+     * runs its dependents, which may close their lease and so complete the next future: this
+     * keeps the stack flat however many futures wait.
+     */
+    private static void trampoline(Runnable r) {
+        ArrayDeque<Runnable> pending = DELIVERING.get();
+        if (pending != null) {
+            pending.addLast(r);
+            return;
+        }
+        pending = new ArrayDeque<>();
+        DELIVERING.set(pending);
+        try {
+            Runnable next = r;
+            do {
+                next.run();
+            } while ((next = pending.pollFirst()) != null);
+        } finally {
+            DELIVERING.remove();
+        }
+    }
+
+    private static final ThreadLocal<ArrayDeque<Runnable>> DELIVERING = new ThreadLocal<>();
+
+    private void completeAsyncSafely(PoolWaiter<T> w) {
+        try {
+            completeAsync(w);
+        } catch (RuntimeException | Error e) { // a validator threw an Error
+            CompletableFuture<Lease<T>> f = w.future;
+            if (f != null) {
+                f.completeExceptionally(e);
             }
         }
     }
@@ -713,20 +750,25 @@ public final class Pool<T> implements AutoCloseable {
             return;
         }
         if ((c & SHRINK) != 0 && n <= maxSize) {
-            lock.lock();
-            try {
-                if (size <= maxSize) {
-                    ctl = ctl & ~SHRINK;
-                }
-            } finally {
-                lock.unlock();
-            }
+            clearShrink();
         }
         if ((c & WAITERS) != 0) {
             drain();
         }
         if ((c & CLOSED) != 0 && n == 0) {
             terminated.countDown();
+        }
+    }
+
+    /** Clears {@link #SHRINK} once the pool fits its bound again. */
+    private void clearShrink() {
+        lock.lock();
+        try {
+            if (size <= maxSize) {
+                ctl = ctl & ~SHRINK;
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -912,8 +954,9 @@ public final class Pool<T> implements AutoCloseable {
     /** A slot just became idle while ctl was non-zero: close, shrink or waiters. */
     private void afterIdle(PoolSlot<T> s) {
         int c = ctl;
-        if ((c & (CLOSED | SHRINK)) != 0
-                && ((c & CLOSED) != 0 || size > maxSize)) {
+        if ((c & (CLOSED | SHRINK)) == SHRINK && size <= maxSize) {
+            clearShrink(); // a racing destroy fitted the pool before SHRINK was set
+        } else if ((c & (CLOSED | SHRINK)) != 0) {
             long st = s.state();
             if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
                 if (unbounded) {
@@ -1339,8 +1382,9 @@ public final class Pool<T> implements AutoCloseable {
         /**
          * With true, a lease that becomes unreachable without being closed is noticed (via
          * {@link java.lang.ref.Cleaner}): its object is destroyed, its slot freed and a
-         * warning logged with the stack trace of the borrow. Costs a stack trace and a
-         * cleaner registration per borrow. Default false.
+         * warning logged with the stack trace of the borrow; the destroyer then runs on
+         * the cleaner's daemon thread. Costs a stack trace and a cleaner registration per
+         * borrow, so it is meant for tests and staging. Default false.
          *
          * @param leakDetection whether to watch for dropped leases
          * @return this builder

@@ -282,6 +282,29 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** Many queued async borrows whose dependents close at once do not recurse per waiter. */
+    @Test
+    void borrowAsync_manyWaitersClosingInDependents_noDeepRecursion() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).build()) {
+            Lease<Res> a = pool.borrow();
+            AtomicInteger served = new AtomicInteger();
+            List<CompletableFuture<Void>> all = new ArrayList<>();
+            for (int i = 0; i < 20_000; i++) {
+                all.add(pool.borrowAsync().thenAccept(l -> {
+                    try (l) {
+                        l.get();
+                        served.incrementAndGet();
+                    }
+                }));
+            }
+            a.close(); // serves all 20000, one after the other, on this thread
+            CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
+                    .get(20, TimeUnit.SECONDS);
+            assertEquals(20_000, served.get());
+            assertEquals(1, pool.stats().idle());
+        }
+    }
+
     /** Async failures: factory failure of an immediate borrow completes exceptionally. */
     @Test
     void borrowAsync_factoryFails_completesExceptionally() {
@@ -404,6 +427,49 @@ final class PoolConcurrencyTest {
             int lo = Math.min(counts[0].get(), counts[1].get());
             int hi = Math.max(counts[0].get(), counts[1].get());
             assertTrue(lo > hi / 4, "starved: " + lo + " vs " + hi);
+        }
+    }
+
+    /** 1000 virtual threads (Java 21+) sharing 10 objects, parking while they hold one, all finish. */
+    @Test
+    void borrow_thousandVirtualThreads_allServedNeverOverBound() throws Exception {
+        java.lang.reflect.Method newExecutor;
+        try {
+            newExecutor = java.util.concurrent.Executors.class
+                    .getMethod("newVirtualThreadPerTaskExecutor");
+        } catch (NoSuchMethodException e) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "virtual threads need Java 21+");
+            return;
+        }
+        try (Pool<Res> pool = builder().maxSize(10).build()) {
+            java.util.concurrent.ExecutorService ex =
+                    (java.util.concurrent.ExecutorService) newExecutor.invoke(null);
+            AtomicInteger doubleLends = new AtomicInteger();
+            List<Future<?>> all = new ArrayList<>();
+            for (int t = 0; t < 1000; t++) {
+                all.add(ex.submit(() -> {
+                    for (int i = 0; i < 20; i++) {
+                        try (Lease<Res> l = pool.borrow()) {
+                            Res r = l.get();
+                            if (!r.inUse.compareAndSet(false, true)) {
+                                doubleLends.incrementAndGet();
+                            }
+                            java.util.concurrent.locks.LockSupport.parkNanos(1_000);
+                            r.inUse.set(false);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : all) {
+                f.get(25, TimeUnit.SECONDS);
+            }
+            ex.shutdown();
+            assertTrue(ex.awaitTermination(10, TimeUnit.SECONDS));
+            assertEquals(0, doubleLends.get());
+            assertEquals(20_000, pool.stats().borrows());
+            assertTrue(factory.maxAlive.get() <= 10, "alive " + factory.maxAlive);
+            assertEquals(0, pool.stats().waiting());
         }
     }
 
