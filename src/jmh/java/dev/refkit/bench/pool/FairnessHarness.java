@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.openjdk.jmh.infra.Blackhole;
 
@@ -18,6 +19,11 @@ import org.openjdk.jmh.infra.Blackhole;
  * longest wait it counts the waits over 1 ms and over 5 ms: on a loaded machine a thread
  * descheduled while it holds the object makes the other wait a whole time slice, which is the
  * scheduler's doing, not the pool's, and shows as a handful of long waits rather than many.
+ * A measure of starvation that depends less on the scheduler is {@code overtakes}: the most
+ * borrows the other thread made while one thread was in a single borrow call, and
+ * {@code overtaken>1}, how many borrows saw more than one (with a strictly fair pool of one
+ * object the waiter is next once the holder returns, so only a thread descheduled before it
+ * joined the line can be overtaken more than once).
  * The first row, {@code none}, is the baseline that shows it: the same two loops with no pool
  * at all (each "wait" is then just the time to read the clock twice, plus any time the thread
  * was descheduled in between).
@@ -40,7 +46,7 @@ public final class FairnessHarness {
 
     /** What one thread saw during the measured phase. */
     private record ThreadResult(long count, long longestWaitNanos, long totalWaitNanos,
-            long over1ms, long over5ms) {
+            long over1ms, long over5ms, long maxOvertakes, long overtakenTwice) {
     }
 
     /**
@@ -59,9 +65,10 @@ public final class FairnessHarness {
         System.out.printf(Locale.ROOT, "2 threads, pool of 1, %.1f s per implementation"
                 + " (after %.1f s warm-up), hold = consumeCPU(%d), %s%n",
                 seconds, seconds, holdTokens, Runtime.version());
-        System.out.printf(Locale.ROOT, "%-14s %10s %10s %8s %13s %11s %9s %9s  %s%n",
+        System.out.printf(Locale.ROOT,
+                "%-14s %10s %10s %8s %13s %11s %9s %9s %9s %10s  %s%n",
                 "impl", "thread A", "thread B", "busier", "longest wait", "mean wait",
-                "waits>1ms", "waits>5ms", "targets");
+                "waits>1ms", "waits>5ms", "overtakes", "overtaken>1", "targets");
         for (String impl : impls) {
             try (PoolDriver driver = PoolDriver.of(impl, 1)) {
                 run(driver, holdTokens, phaseNanos); // warm-up
@@ -74,9 +81,11 @@ public final class FairnessHarness {
                         / Math.max(1, r[0].count() + r[1].count());
                 boolean met = !impl.equals("none") && longest < TimeUnit.MILLISECONDS.toNanos(5) && ratio <= 1.2;
                 System.out.printf(Locale.ROOT,
-                        "%-14s %10d %10d %7.2fx %10.3f ms %8.3f us %9d %9d  %s%n",
+                        "%-14s %10d %10d %7.2fx %10.3f ms %8.3f us %9d %9d %9d %10d  %s%n",
                         impl, r[0].count(), r[1].count(), ratio, longest / 1e6, meanWait / 1e3,
                         r[0].over1ms() + r[1].over1ms(), r[0].over5ms() + r[1].over5ms(),
+                        Math.max(r[0].maxOvertakes(), r[1].maxOvertakes()),
+                        r[0].overtakenTwice() + r[1].overtakenTwice(),
                         impl.equals("none") ? "(baseline)" : met ? "met" : "missed");
             }
         }
@@ -93,6 +102,7 @@ public final class FairnessHarness {
     private static ThreadResult[] run(PoolDriver driver, long holdTokens, long phaseNanos)
             throws Exception {
         CyclicBarrier start = new CyclicBarrier(2);
+        AtomicLong borrows = new AtomicLong(); // bumped only by the holder of the one object
         ThreadResult[] results = new ThreadResult[2];
         AtomicReference<Throwable> failure = new AtomicReference<>();
         List<Thread> threads = new ArrayList<>(2);
@@ -107,13 +117,21 @@ public final class FairnessHarness {
                     long total = 0;
                     long over1ms = 0;
                     long over5ms = 0;
+                    long maxOvertakes = 0;
+                    long overtakenTwice = 0;
                     while (true) {
                         long t0 = System.nanoTime();
                         if (t0 - end >= 0) {
                             break;
                         }
+                        long before = borrows.get();
                         Object handle = driver.borrow();
                         long waited = System.nanoTime() - t0;
+                        long overtakes = borrows.incrementAndGet() - before - 1;
+                        maxOvertakes = Math.max(maxOvertakes, overtakes);
+                        if (overtakes > 1) {
+                            overtakenTwice++;
+                        }
                         try {
                             Blackhole.consumeCPU(holdTokens);
                         } finally {
@@ -129,7 +147,8 @@ public final class FairnessHarness {
                             }
                         }
                     }
-                    results[index] = new ThreadResult(count, longest, total, over1ms, over5ms);
+                    results[index] = new ThreadResult(count, longest, total, over1ms, over5ms,
+                            maxOvertakes, overtakenTwice);
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
                 }
