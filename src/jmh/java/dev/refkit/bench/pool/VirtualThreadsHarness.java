@@ -25,8 +25,8 @@ import java.util.concurrent.Future;
  * JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 mvn -q -Pbench package
  * /usr/lib/jvm/temurin-25-jdk-amd64/bin/java -cp target/benchmarks.jar dev.refkit.bench.pool.VirtualThreadsHarness [rounds] [cpu|cpu+yield] [impl...]
  * </pre>
- * Defaults: 30 rounds after 10 warm-up rounds, {@code cpu}; refkit, stormpot, stormpot-vtap,
- * commons-pool2, hikari-bag, abq; {@code refkit-unfair} may be named too.
+ * Defaults: 30 rounds after 10 warm-up rounds, {@code cpu}; refkit, refkit-unfair, stormpot,
+ * stormpot-vtap, commons-pool2, hikari-bag, abq and {@code none} (no pool: the floor).
  *
  * <p><b>Thread safety.</b> Not applicable: a program, run from {@code main}.
  */
@@ -55,8 +55,8 @@ public final class VirtualThreadsHarness {
             throw new IllegalArgumentException("hold must be cpu or cpu+yield: " + args[1]);
         }
         List<String> impls = args.length > 2 ? List.of(args).subList(2, args.length)
-                : List.of("refkit", "stormpot", "stormpot-vtap", "commons-pool2", "hikari-bag",
-                        "abq");
+                : List.of("refkit", "refkit-unfair", "stormpot", "stormpot-vtap",
+                        "commons-pool2", "hikari-bag", "abq", "none");
         Map<String, PoolDriver> drivers = new LinkedHashMap<>();
         try {
             for (String impl : impls) {
