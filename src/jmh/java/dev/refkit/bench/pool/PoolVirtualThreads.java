@@ -50,7 +50,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class PoolVirtualThreads {
 
-    /** Which pool: one of {@link PoolDriver#NAMES}, {@code refkit-unfair} or {@code stormpot-vtap}. */
+    /** Which pool: {@link PoolDriver#NAMES}, {@code refkit-unfair} or {@code stormpot-vtap}. */
     @Param({"refkit", "refkit-unfair", "stormpot", "stormpot-vtap", "commons-pool2", "hikari-bag",
         "abq"})
     public String impl;
