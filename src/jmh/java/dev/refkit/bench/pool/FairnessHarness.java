@@ -79,7 +79,8 @@ public final class FairnessHarness {
                 long longest = Math.max(r[0].longestWaitNanos(), r[1].longestWaitNanos());
                 double meanWait = (double) (r[0].totalWaitNanos() + r[1].totalWaitNanos())
                         / Math.max(1, r[0].count() + r[1].count());
-                boolean met = !impl.equals("none") && longest < TimeUnit.MILLISECONDS.toNanos(5) && ratio <= 1.2;
+                boolean met = !impl.equals("none")
+                        && longest < TimeUnit.MILLISECONDS.toNanos(5) && ratio <= 1.2;
                 System.out.printf(Locale.ROOT,
                         "%-14s %10d %10d %7.2fx %10.3f ms %8.3f us %9d %9d %9d %10d  %s%n",
                         impl, r[0].count(), r[1].count(), ratio, longest / 1e6, meanWait / 1e3,

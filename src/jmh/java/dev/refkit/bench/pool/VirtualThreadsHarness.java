@@ -15,10 +15,11 @@ import java.util.concurrent.Future;
 /**
  * A cross-check of {@link PoolVirtualThreads} for a noisy machine: the same whole job (1000
  * virtual threads sharing a pool of 10, 100 borrows each, {@code consumeCPU(100)} and, with
- * {@code cpu+yield}, {@code Thread.yield()} while holding), every implementation in one JVM, interleaved round after round so that load
- * which comes and goes hits them all alike. It reports per implementation the median wall
- * time and the median process CPU time of a job (the OS counts that in 10 ms ticks here, so
- * it is coarse), and the median per-round ratio of the first implementation's time to each.
+ * {@code cpu+yield}, {@code Thread.yield()} while holding), every implementation in one JVM,
+ * interleaved round after round so that load which comes and goes hits them all alike. It
+ * reports per implementation the median wall time and the median process CPU time of a job
+ * (the OS counts that in 10 ms ticks here, so it is coarse), and the median per-round ratio
+ * of the first implementation's time to each.
  *
  * <p>Run it as:
  * <pre>
@@ -87,8 +88,8 @@ public final class VirtualThreadsHarness {
             String first = names.get(0);
             System.out.printf(Locale.ROOT, "%d virtual threads x %d borrows, pool of %d,"
                     + " consumeCPU(%d)%s while holding, %d rounds, %s, %d CPUs%n", THREADS,
-                    BORROWS, SIZE, HOLD_TOKENS, yield ? " + Thread.yield()" : "", rounds, Runtime.version(),
-                    Runtime.getRuntime().availableProcessors());
+                    BORROWS, SIZE, HOLD_TOKENS, yield ? " + Thread.yield()" : "", rounds,
+                    Runtime.version(), Runtime.getRuntime().availableProcessors());
             System.out.printf(Locale.ROOT, "%-14s %10s %10s %10s %12s %18s%n", "impl",
                     "wall ms", "p25", "p75", "process cpu", first + " / this");
             for (String n : names) {
