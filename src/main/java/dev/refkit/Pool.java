@@ -244,7 +244,9 @@ public final class Pool<T> implements AutoCloseable {
      *
      * <p>Cancelling the future (or completing it any other way, e.g. {@code orTimeout})
      * gives up its place in line; an object granted at the same moment goes to the next
-     * waiter. Dependent actions run on the completing thread, never under a pool lock.
+     * waiter. Dependent actions run on the completing thread, never under a pool lock; if
+     * they close their lease at once, the next waiting futures are completed in a loop on
+     * that thread, not by recursion.
      *
      * @return a future lease; completed exceptionally with {@link ClosedException} if the
      *     pool is or becomes closed, or with the factory's exception
@@ -385,8 +387,9 @@ public final class Pool<T> implements AutoCloseable {
     }
 
     /**
-     * Parks until {@code w} is granted, closed, timed out or interrupted. Returns the lease,
-     * or null if the granted object failed its checks (the caller tries again).
+     * Parks until {@code w} is granted, signalled, closed, timed out or interrupted. Returns
+     * the lease, or null if the caller should try again (the granted object failed its
+     * checks, or an unfair pool woke it without an object).
      */
     private @Nullable PoolLease<T> await(PoolWaiter<T> w, boolean timed, long deadline,
             @Nullable Duration timeout) throws InterruptedException, TimeoutException {
@@ -423,11 +426,17 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    /** Turns a granted (or closed) waiter into a lease; null if the object failed checks. */
+    /**
+     * Turns a granted (or closed) waiter into a lease; null if the object failed its checks
+     * or the waiter was only woken to try again.
+     */
     private @Nullable PoolLease<T> take(PoolWaiter<T> w) {
         int st = w.state;
         if (st == PoolWaiter.CLOSED) {
             throw closed();
+        }
+        if (st == PoolWaiter.SIGNALLED) {
+            return null; // woken to try again (unfair pools)
         }
         if (st != PoolWaiter.GRANTED) {
             throw new AssertionError(st);
@@ -631,9 +640,15 @@ public final class Pool<T> implements AutoCloseable {
         if (n == 0) {
             return null;
         }
-        int start = stripe() / STRIPE_SPACING % n;
-        for (int i = 0; i < n; i++) {
-            PoolSlot<T> s = arr[(start + i) % n];
+        int i = stripe() / STRIPE_SPACING;
+        if (i >= n) {
+            i = 0;
+        }
+        for (int k = 0; k < n; k++, i++) {
+            if (i == n) {
+                i = 0;
+            }
+            PoolSlot<T> s = arr[i];
             long st = s.state();
             if (st == (st & ~KIND) && s.casState(st, st | kind)) {
                 if (unbounded) {
@@ -967,7 +982,56 @@ public final class Pool<T> implements AutoCloseable {
             return;
         }
         if ((c & WAITERS) != 0) {
-            drain();
+            handOver(s);
+        }
+    }
+
+    /**
+     * Gives the slot {@code s}, just made idle, to the oldest waiter: one CAS, no scan. This
+     * is all a returner owes the queue: a slot that became idle before a waiter arrived is
+     * found by that waiter's own scan in {@link #enqueue}, and one that a barger took here
+     * is handed over when the barger returns it.
+     */
+    private void handOver(PoolSlot<T> s) {
+        PoolWaiter<T> w;
+        boolean granted = false;
+        lock.lock();
+        try {
+            w = queue.peekFirst();
+            if (w == null) {
+                return;
+            }
+            if (!fair && w.thread != null) {
+                // Unfair: leave the slot idle for whoever comes first (maybe the returner
+                // itself, borrowing again without parking) and wake the oldest thread to
+                // try; it joins the queue again if it loses. Each return wakes a different
+                // waiter, so no waiter sleeps while an object stays idle.
+                queue.pollFirst();
+                w.state = PoolWaiter.SIGNALLED;
+                ctl = ctl - 1;
+            } else {
+                long st = s.state();
+                if (st != (st & ~KIND) || !s.casState(st, st | LENT)) {
+                    return;
+                }
+                if (unbounded) {
+                    claimedIdle();
+                }
+                w.slot = s;
+                w.stamp = st | LENT;
+                queue.pollFirst();
+                w.state = PoolWaiter.GRANTED;
+                ctl = ctl - 1;
+                granted = true;
+            }
+        } finally {
+            lock.unlock();
+        }
+        Thread t = w.thread;
+        if (t != null) {
+            LockSupport.unpark(t);
+        } else if (granted) {
+            trampoline(() -> completeAsyncSafely(w));
         }
     }
 
@@ -1368,8 +1432,11 @@ public final class Pool<T> implements AutoCloseable {
         /**
          * With true (the default), waiting borrowers are served in arrival order, and a
          * returned object goes to the oldest waiter before anyone else may take it. With
-         * false, a borrower that arrives when an object is idle may take it first (faster
-         * under contention, no starvation guarantee).
+         * false, a borrower that arrives when an object is idle may take it first, and a
+         * returned object is left for whoever comes first while the oldest waiting thread
+         * is woken to try for it (async waiters are still handed objects): more throughput
+         * when many threads, virtual ones above all, fight over few objects; no guarantee
+         * against starvation.
          *
          * @param fair whether borrowers are served in arrival order
          * @return this builder

@@ -15,6 +15,11 @@ final class PoolWaiter<T> {
     static final int GRANTED = 1;
     static final int CANCELLED = 2;
     static final int CLOSED = 3;
+    /**
+     * Unfair pools only: woken and taken out of the queue without an object; the thread
+     * tries again, and joins the queue anew if it still finds nothing.
+     */
+    static final int SIGNALLED = 4;
 
     volatile int state;
     final @Nullable Thread thread;

@@ -340,6 +340,69 @@ final class PoolConcurrencyTest {
         }
     }
 
+    /** Unfair: a returner may borrow again at once, and the woken waiter is still served. */
+    @Test
+    void unfair_returnerBargesPastWaiter_waiterStillServed() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).fair(false).build()) {
+            for (int i = 0; i < 200; i++) {
+                Lease<Res> a = pool.borrow(Duration.ofSeconds(10));
+                CompletableFuture<Integer> waiter = fork(() -> {
+                    try (Lease<Res> l = pool.borrow(Duration.ofSeconds(10))) {
+                        return l.get().id;
+                    }
+                });
+                eventually(() -> pool.stats().waiting() == 1, "one waiter");
+                a.close();
+                Lease<Res> again = pool.tryBorrow(); // may barge past the woken waiter
+                if (again != null) {
+                    again.close();
+                }
+                assertEquals(1, waiter.get(10, TimeUnit.SECONDS));
+                assertEquals(1, pool.stats().idle());
+                assertEquals(0, pool.stats().waiting());
+            }
+        }
+    }
+
+    /** A timeout or an interrupt racing the grant of an object: the object is never lost. */
+    @Test
+    void borrow_timeoutOrInterruptRacesGrant_objectNeverLost() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).build()) {
+            for (int i = 0; i < 400; i++) {
+                boolean interrupt = i % 2 == 0;
+                Lease<Res> a = pool.borrow(Duration.ofSeconds(10));
+                AtomicReference<Thread> thread = new AtomicReference<>();
+                CountDownLatch started = new CountDownLatch(1);
+                CompletableFuture<Lease<Res>> waiter = fork(() -> {
+                    thread.set(Thread.currentThread());
+                    started.countDown();
+                    try {
+                        return pool.borrow(interrupt ? Duration.ofSeconds(10)
+                                : Duration.ofNanos(ThreadLocalRandom.current().nextInt(100_000)));
+                    } catch (TimeoutException | InterruptedException e) {
+                        return null;
+                    }
+                });
+                assertTrue(started.await(10, TimeUnit.SECONDS));
+                if (interrupt) {
+                    eventually(() -> pool.stats().waiting() == 1, "one waiter");
+                    thread.get().interrupt();
+                }
+                a.close();
+                Lease<Res> got = waiter.get(10, TimeUnit.SECONDS);
+                PoolStats s = pool.stats();
+                if (got != null) {
+                    assertEquals(0, s.idle(), "iteration " + i + ": " + s);
+                    got.close();
+                } else {
+                    assertEquals(1, s.idle(), "iteration " + i + ": " + s);
+                }
+                assertEquals(0, pool.stats().waiting());
+                assertEquals(1, pool.stats().size());
+            }
+        }
+    }
+
     /** close() wakes waiting threads and futures with ClosedException. */
     @Test
     void close_withWaiters_wakesThemWithClosedException() throws Exception {
@@ -400,33 +463,49 @@ final class PoolConcurrencyTest {
         return pool.borrow().get();
     }
 
-    /** Two threads fighting over one object in a fair pool both make progress, in turns. */
+    /**
+     * Two threads fighting over one object in a fair pool take strict turns: each holder
+     * returns only once the other waits, and the return goes to that waiter, never back to
+     * the returner - so neither can starve.
+     */
     @Test
-    void fair_twoThreadsOneObject_neitherStarves() throws Exception {
+    void fair_twoThreadsOneObject_takeTurns() throws Exception {
         try (Pool<Res> pool = builder().maxSize(1).build()) {
+            AtomicInteger last = new AtomicInteger(-1);
+            AtomicInteger repeats = new AtomicInteger();
             AtomicInteger[] counts = {new AtomicInteger(), new AtomicInteger()};
-            CountDownLatch stop = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicBoolean[] done = {
+                new java.util.concurrent.atomic.AtomicBoolean(),
+                new java.util.concurrent.atomic.AtomicBoolean()};
+            CyclicBarrier start = new CyclicBarrier(2);
             List<CompletableFuture<Void>> threads = new ArrayList<>();
             for (int t = 0; t < 2; t++) {
-                AtomicInteger count = counts[t];
+                int me = t;
                 threads.add(fork(() -> {
-                    while (stop.getCount() > 0) {
+                    start.await(10, TimeUnit.SECONDS);
+                    for (int i = 0; i < 1_000; i++) {
                         try (Lease<Res> l = pool.borrow(Duration.ofSeconds(10))) {
                             l.get();
-                            count.incrementAndGet();
+                            if (last.getAndSet(me) == me && !done[1 - me].get()) {
+                                repeats.incrementAndGet();
+                            }
+                            counts[me].incrementAndGet();
+                            while (pool.stats().waiting() == 0 && !done[1 - me].get()) {
+                                Thread.onSpinWait();
+                            }
                         }
                     }
+                    done[me].set(true);
                     return null;
                 }));
             }
-            eventually(() -> counts[0].get() + counts[1].get() > 20_000, "20000 borrows");
-            stop.countDown();
             for (CompletableFuture<Void> f : threads) {
-                f.get(10, TimeUnit.SECONDS);
+                f.get(25, TimeUnit.SECONDS);
             }
-            int lo = Math.min(counts[0].get(), counts[1].get());
-            int hi = Math.max(counts[0].get(), counts[1].get());
-            assertTrue(lo > hi / 4, "starved: " + lo + " vs " + hi);
+            assertEquals(1_000, counts[0].get());
+            assertEquals(1_000, counts[1].get());
+            assertTrue(repeats.get() <= 1, "a returner took the object back past a waiter "
+                    + repeats + " times");
         }
     }
 
@@ -441,7 +520,15 @@ final class PoolConcurrencyTest {
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "virtual threads need Java 21+");
             return;
         }
-        try (Pool<Res> pool = builder().maxSize(10).build()) {
+        for (boolean fair : new boolean[] {true, false}) {
+            thousandVirtualThreads(newExecutor, fair);
+        }
+    }
+
+    private void thousandVirtualThreads(java.lang.reflect.Method newExecutor, boolean fair)
+            throws Exception {
+        factory.maxAlive.set(0);
+        try (Pool<Res> pool = builder().maxSize(10).fair(fair).build()) {
             java.util.concurrent.ExecutorService ex =
                     (java.util.concurrent.ExecutorService) newExecutor.invoke(null);
             AtomicInteger doubleLends = new AtomicInteger();
