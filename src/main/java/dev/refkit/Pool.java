@@ -190,15 +190,15 @@ public final class Pool<T> implements AutoCloseable {
      *     {@link NullPointerException}); the slot is free for the next borrower
      */
     public Lease<T> borrow() throws InterruptedException {
-        PoolLease<T> l = tryHot();
-        if (l != null) {
-            return l;
+        PoolSlot<T> s = tryHot();
+        if (s == null) {
+            try {
+                s = borrowSlow(false, 0L, null);
+            } catch (TimeoutException e) {
+                throw new AssertionError(e);
+            }
         }
-        try {
-            return borrowSlow(false, 0L, null);
-        } catch (TimeoutException e) {
-            throw new AssertionError(e);
-        }
+        return lease(s); // one allocation site, so escape analysis can remove the lease
     }
 
     /**
@@ -216,11 +216,11 @@ public final class Pool<T> implements AutoCloseable {
      */
     public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
         long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
-        PoolLease<T> l = tryHot();
-        if (l != null) {
-            return l;
+        PoolSlot<T> s = tryHot();
+        if (s == null) {
+            s = borrowSlow(true, nanos, timeout);
         }
-        return borrowSlow(true, nanos, timeout);
+        return lease(s);
     }
 
     /**
@@ -232,8 +232,11 @@ public final class Pool<T> implements AutoCloseable {
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
      */
     public @Nullable Lease<T> tryBorrow() {
-        PoolLease<T> l = tryHot();
-        return l != null ? l : acquireNow();
+        PoolSlot<T> s = tryHot();
+        if (s == null) {
+            s = acquireNow();
+        }
+        return s == null ? null : lease(s);
     }
 
     /**
@@ -261,11 +264,12 @@ public final class Pool<T> implements AutoCloseable {
         PoolWaiter<T> w;
         ArrayList<PoolWaiter<T>> granted;
         try {
-            PoolLease<T> l = tryHot();
-            if (l == null) {
-                l = acquireNow();
+            PoolSlot<T> s = tryHot();
+            if (s == null) {
+                s = acquireNow();
             }
-            if (l != null) {
+            if (s != null) {
+                PoolLease<T> l = lease(s);
                 if (!f.complete(l)) {
                     giveBack(l);
                 }
@@ -285,8 +289,11 @@ public final class Pool<T> implements AutoCloseable {
         deliver(granted, null);
     }
 
-    /** One CAS on this thread's hint: the fast path. Null if it did not work out. */
-    private @Nullable PoolLease<T> tryHot() {
+    /**
+     * One CAS on this thread's hint: the fast path. Returns the slot, now LENT to the caller
+     * and checked, or null if it did not work out.
+     */
+    private @Nullable PoolSlot<T> tryHot() {
         int c = ctl;
         if (c != 0) {
             if ((c & CLOSED) != 0) {
@@ -303,10 +310,7 @@ public final class Pool<T> implements AutoCloseable {
                 if (unbounded) {
                     claimedIdle();
                 }
-                if (lendPlain) {
-                    return new PoolLease<>(this, s, st | LENT);
-                }
-                return lendChecked(s, st | LENT);
+                return lendPlain ? s : checked(s);
             }
         }
         return null;
@@ -335,7 +339,7 @@ public final class Pool<T> implements AutoCloseable {
     }
 
     /** Any idle object, else a new one if there is room; null if neither, never waits. */
-    private @Nullable PoolLease<T> acquireNow() {
+    private @Nullable PoolSlot<T> acquireNow() {
         for (;;) {
             int c = ctl;
             if ((c & CLOSED) != 0) {
@@ -348,24 +352,24 @@ public final class Pool<T> implements AutoCloseable {
             if (s == null) {
                 break;
             }
-            PoolLease<T> l = lendChecked(s, s.state());
-            if (l != null) {
-                return l;
+            if (checked(s) != null) {
+                return s;
             }
         }
         if (!reservePermit()) {
             return null;
         }
-        return lendNew(create(true));
+        return create(true);
     }
 
-    private Lease<T> borrowSlow(boolean timed, long nanos, @Nullable Duration timeout)
+    /** Waits (unless it need not) and returns a slot LENT to the caller and checked. */
+    private PoolSlot<T> borrowSlow(boolean timed, long nanos, @Nullable Duration timeout)
             throws InterruptedException, TimeoutException {
         long deadline = timed ? System.nanoTime() + nanos : 0L;
         for (;;) {
-            PoolLease<T> l = acquireNow();
-            if (l != null) {
-                return l;
+            PoolSlot<T> s = acquireNow();
+            if (s != null) {
+                return s;
             }
             if (timed && nanos <= 0) {
                 timeouts.incrementAndGet();
@@ -376,9 +380,9 @@ public final class Pool<T> implements AutoCloseable {
             }
             PoolWaiter<T> w = new PoolWaiter<>(Thread.currentThread(), null);
             deliver(enqueue(w), w);
-            l = await(w, timed, deadline, timeout);
-            if (l != null) {
-                return l;
+            s = await(w, timed, deadline, timeout);
+            if (s != null) {
+                return s;
             }
             if (timed) {
                 nanos = deadline - System.nanoTime();
@@ -391,7 +395,7 @@ public final class Pool<T> implements AutoCloseable {
      * the lease, or null if the caller should try again (the granted object failed its
      * checks, or an unfair pool woke it without an object).
      */
-    private @Nullable PoolLease<T> await(PoolWaiter<T> w, boolean timed, long deadline,
+    private @Nullable PoolSlot<T> await(PoolWaiter<T> w, boolean timed, long deadline,
             @Nullable Duration timeout) throws InterruptedException, TimeoutException {
         int spins = w.head && !isVirtual(Thread.currentThread()) ? SPINS : 0;
         for (;;) {
@@ -430,7 +434,7 @@ public final class Pool<T> implements AutoCloseable {
      * Turns a granted (or closed) waiter into a lease; null if the object failed its checks
      * or the waiter was only woken to try again.
      */
-    private @Nullable PoolLease<T> take(PoolWaiter<T> w) {
+    private @Nullable PoolSlot<T> take(PoolWaiter<T> w) {
         int st = w.state;
         if (st == PoolWaiter.CLOSED) {
             throw closed();
@@ -444,9 +448,9 @@ public final class Pool<T> implements AutoCloseable {
         recordWait(w);
         PoolSlot<T> s = w.slot;
         if (s == null) {
-            return lendNew(create(true));
+            return create(true);
         }
-        return lendChecked(s, w.stamp);
+        return checked(s);
     }
 
     /** Gives back whatever was granted to a waiter that no longer wants it. */
@@ -608,10 +612,12 @@ public final class Pool<T> implements AutoCloseable {
             PoolRuntime.creators().execute(() -> createFor(f));
             return;
         }
-        PoolLease<T> l = lendChecked(s, w.stamp);
-        if (l == null) {
+        if (checked(s) == null) {
             borrowInto(f); // the object failed its checks: try again
-        } else if (!f.complete(l)) {
+            return;
+        }
+        PoolLease<T> l = lease(s);
+        if (!f.complete(l)) {
             giveBack(l); // cancelled meanwhile: the next waiter gets it
         }
     }
@@ -623,7 +629,7 @@ public final class Pool<T> implements AutoCloseable {
         }
         PoolLease<T> l;
         try {
-            l = lendNew(create(true));
+            l = lease(create(true));
         } catch (RuntimeException | Error e) {
             f.completeExceptionally(e);
             return;
@@ -665,16 +671,15 @@ public final class Pool<T> implements AutoCloseable {
     }
 
     /**
-     * Checks an object about to be lent (expiry, validation) and wraps it in a lease; if it
-     * fails, destroys it and returns null. The caller owns {@code s}, lent under
-     * {@code stamp}.
+     * Checks an object about to be lent (expiry, validation): returns {@code s}, or destroys
+     * it and returns null if it fails. The caller owns {@code s}.
      */
-    private @Nullable PoolLease<T> lendChecked(PoolSlot<T> s, long stamp) {
-        if (!lendPlain && !lendable(s)) {
-            destroy(s);
-            return null;
+    private @Nullable PoolSlot<T> checked(PoolSlot<T> s) {
+        if (lendPlain || lendable(s)) {
+            return s;
         }
-        return lendNew(s, stamp);
+        destroy(s);
+        return null;
     }
 
     private boolean lendable(PoolSlot<T> s) {
@@ -704,18 +709,22 @@ public final class Pool<T> implements AutoCloseable {
         return true;
     }
 
-    private PoolLease<T> lendNew(PoolSlot<T> s) {
-        return lendNew(s, s.state());
-    }
-
-    private PoolLease<T> lendNew(PoolSlot<T> s, long stamp) {
-        PoolLease<T> l = new PoolLease<>(this, s, stamp);
+    /**
+     * Wraps a slot the caller owns (LENT, so its state word is the stamp) in a lease: the
+     * only place a borrow allocates.
+     */
+    private PoolLease<T> lease(PoolSlot<T> s) {
+        PoolLease<T> l = new PoolLease<>(this, s, s.state());
         if (leakDetection) {
-            Throwable site = new Throwable(name + ": borrowed here and never closed");
-            s.borrowSite = site;
-            l.cleanable = PoolRuntime.cleaner().register(l, new Leak<>(this, s, stamp, site));
+            watch(l, s);
         }
         return l;
+    }
+
+    private void watch(PoolLease<T> l, PoolSlot<T> s) {
+        Throwable site = new Throwable(name + ": borrowed here and never closed");
+        s.borrowSite = site;
+        l.cleanable = PoolRuntime.cleaner().register(l, new Leak<>(this, s, l.stamp, site));
     }
 
     /** The leak detector's action; must not refer to the lease. */
