@@ -484,10 +484,14 @@ public final class Pool<T> implements AutoCloseable {
             if ((c & CLOSED) != 0) {
                 throw closed();
             }
-            w.head = queue.isEmpty();
+            boolean first = queue.isEmpty();
+            w.head = first;
             queue.addLast(w);
             ctl = c + 1;
-            return drainLocked();
+            // Dekker with returners: a slot made idle before they saw waiters is found by
+            // the scan of the waiter that made the queue non-empty; any later one is handed
+            // to the head by its returner. So in a fair pool only that first waiter scans.
+            return first || !fair ? drainLocked() : null;
         } finally {
             lock.unlock();
         }
