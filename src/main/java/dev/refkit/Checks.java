@@ -22,6 +22,31 @@ final class Checks {
     }
 
     /**
+     * Returns {@code d} if it is not null and longer than zero.
+     *
+     * @throws NullPointerException if {@code d} is null, naming {@code name}
+     * @throws IllegalArgumentException if {@code d} is zero or negative, naming {@code name}
+     */
+    static Duration positive(Duration d, String name) {
+        Objects.requireNonNull(d, name);
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(name + " must be positive: " + d);
+        }
+        return d;
+    }
+
+    /**
+     * Checks a wait's duration argument and converts it to nanoseconds, saturating (see
+     * {@link #saturatedNanos(Duration)}).
+     *
+     * @throws NullPointerException if {@code d} is null, naming {@code name}
+     * @throws IllegalArgumentException if {@code d} is negative, naming {@code name}
+     */
+    static long waitNanos(Duration d, String name) {
+        return saturatedNanos(nonNegative(d, name));
+    }
+
+    /**
      * Returns {@code n} if it is not negative.
      *
      * @throws IllegalArgumentException if {@code n} is negative, naming {@code name}

@@ -679,7 +679,7 @@ public abstract class MultiOpen {
      * @throws IllegalStateException if called from inside this object's own hooks
      */
     public final boolean join(Duration timeout) throws InterruptedException {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        long nanos = Checks.waitNanos(timeout, "timeout");
         CountDownLatch g = finalized;
         if (g != null) {
             checkNotInHook("join()");

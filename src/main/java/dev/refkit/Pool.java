@@ -221,7 +221,7 @@ public final class Pool<T> implements AutoCloseable {
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        long nanos = Checks.waitNanos(timeout, "timeout");
         int i = stripe();
         PoolSlot<T> s = tryHot(i);
         if (s != null) {
@@ -1278,7 +1278,7 @@ public final class Pool<T> implements AutoCloseable {
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitClosed(Duration timeout) throws InterruptedException {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        long nanos = Checks.waitNanos(timeout, "timeout");
         if (!isClosed()) {
             throw new IllegalStateException(name + ": awaitClosed() before close()");
         }
@@ -1443,7 +1443,7 @@ public final class Pool<T> implements AutoCloseable {
          * @throws IllegalArgumentException if {@code maxIdleTime} is not positive
          */
         public Builder<T> maxIdleTime(Duration maxIdleTime) {
-            this.maxIdleTime = positive(maxIdleTime, "maxIdleTime");
+            this.maxIdleTime = Checks.positive(maxIdleTime, "maxIdleTime");
             return this;
         }
 
@@ -1456,7 +1456,7 @@ public final class Pool<T> implements AutoCloseable {
          * @throws IllegalArgumentException if {@code maxLifetime} is not positive
          */
         public Builder<T> maxLifetime(Duration maxLifetime) {
-            this.maxLifetime = positive(maxLifetime, "maxLifetime");
+            this.maxLifetime = Checks.positive(maxLifetime, "maxLifetime");
             return this;
         }
 
@@ -1543,14 +1543,6 @@ public final class Pool<T> implements AutoCloseable {
             Pool<T> pool = new Pool<>(this);
             pool.startUpkeep();
             return pool;
-        }
-
-        private static Duration positive(Duration d, String what) {
-            Objects.requireNonNull(d, what);
-            if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException(what + " must be positive: " + d);
-            }
-            return d;
         }
     }
 

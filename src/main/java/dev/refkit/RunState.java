@@ -519,7 +519,7 @@ public final class RunState {
      * @throws IllegalArgumentException if {@code duration} is negative
      */
     public boolean sleep(Duration duration) throws InterruptedException {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(duration, "duration"));
+        long nanos = Checks.waitNanos(duration, "duration");
         if (isCancelled()) {
             return false;
         }
@@ -541,7 +541,7 @@ public final class RunState {
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        long nanos = Checks.waitNanos(timeout, "timeout");
         return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, true);
     }
 
@@ -558,7 +558,7 @@ public final class RunState {
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(timeout, "timeout"));
+        long nanos = Checks.waitNanos(timeout, "timeout");
         return awaitUntil(UNTIL_STOPPED, true, nanos, true);
     }
 
@@ -855,7 +855,7 @@ public final class RunState {
      * @throws IllegalStateException if the JVM is already shutting down
      */
     public Registration cancelOnShutdown(Duration maxWait) {
-        long nanos = Checks.saturatedNanos(Checks.nonNegative(maxWait, "maxWait"));
+        long nanos = Checks.waitNanos(maxWait, "maxWait");
         Thread hook = new Thread(() -> cancelAndWait(nanos), "refkit-shutdown-" + name);
         Runtime.getRuntime().addShutdownHook(hook);
         return () -> {
