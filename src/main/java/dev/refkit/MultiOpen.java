@@ -802,9 +802,12 @@ public abstract class MultiOpen {
         return STATE.compareAndSet(this, expect, update);
     }
 
-    /** One open's handle: closes it exactly once, even if several threads race. */
-    private static final class OpenHandle implements Handle {
-        private final MultiOpen owner;
+    /**
+     * One open's handle: closes it exactly once, even if several threads race. {@link Shared}'s
+     * lease extends it, so both close once through the same flag.
+     */
+    static class OpenHandle implements Handle {
+        final MultiOpen owner;
         private final CallSites.@Nullable Site site;
         private volatile int closed;
 
@@ -814,14 +817,14 @@ public abstract class MultiOpen {
         }
 
         @Override
-        public void close() {
+        public final void close() {
             if (closed == 0 && HANDLE_CLOSED.compareAndSet(this, 0, 1)) {
                 owner.release(CLOSE, site);
             }
         }
 
         @Override
-        public boolean isClosed() {
+        public final boolean isClosed() {
             return closed != 0;
         }
 

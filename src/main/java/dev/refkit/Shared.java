@@ -1,7 +1,5 @@
 package dev.refkit;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -204,38 +202,25 @@ public final class Shared<T> {
         }
     }
 
-    /** One acquire's lease: releases it exactly once, even if several threads race. */
-    private static final class SharedLease<T> implements Lease<T> {
-        private final Engine<T> engine;
+    /**
+     * One acquire's lease: releases it exactly once, even if several threads race (the
+     * close-once flag is {@link MultiOpen.OpenHandle}'s).
+     */
+    private static final class SharedLease<T> extends MultiOpen.OpenHandle implements Lease<T> {
         private final T value;
-        private final CallSites.@Nullable Site site;
-        private volatile int closed;
 
         SharedLease(Engine<T> engine, T value, CallSites.@Nullable Site site) {
-            this.engine = engine;
+            super(engine, site);
             this.value = value;
-            this.site = site;
         }
 
         @Override
         public T get() {
-            if (closed != 0) {
+            if (isClosed()) {
                 throw new IllegalStateException(
-                        engine.nameForMessages() + ": get() on a closed lease");
+                        owner.nameForMessages() + ": get() on a closed lease");
             }
             return value;
-        }
-
-        @Override
-        public void close() {
-            if (closed == 0 && LEASE_CLOSED.compareAndSet(this, 0, 1)) {
-                engine.release(MultiOpen.CLOSE, site);
-            }
-        }
-
-        @Override
-        public boolean isClosed() {
-            return closed != 0;
         }
 
         /** For a Shared the same as {@link #close()}: see {@link Lease#invalidate()}. */
@@ -246,19 +231,7 @@ public final class Shared<T> {
 
         @Override
         public String toString() {
-            return "Lease[" + engine.nameForMessages() + (closed != 0 ? "]{closed}" : "]{open}");
-        }
-    }
-
-    // VarHandle mechanics
-    private static final VarHandle LEASE_CLOSED;
-
-    static {
-        try {
-            LEASE_CLOSED = MethodHandles.lookup()
-                    .findVarHandle(SharedLease.class, "closed", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
+            return "Lease[" + owner.nameForMessages() + (isClosed() ? "]{closed}" : "]{open}");
         }
     }
 }
