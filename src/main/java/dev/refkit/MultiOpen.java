@@ -457,14 +457,31 @@ public abstract class MultiOpen {
     /** Closes one open; {@code site} is that open's recorded site, if known. */
     final boolean release(int mode, CallSites.@Nullable Site site) {
         long s = state;
-        while ((s & PHASE_MASK) == OPEN_BITS && (int) s > 1) {
-            long w = (long) STATE.compareAndExchange(this, s, s - 1);
-            if (w == s) {
+        if ((s & PHASE_MASK) == OPEN_BITS && (int) s > 1) {
+            if (STATE.compareAndSet(this, s, s - 1)) {
                 return released(mode, site, (int) s - 1);
             }
-            s = w;
+            return releaseContended(mode, site);
         }
         return releaseSlow(mode, site);
+    }
+
+    /**
+     * The CAS of a close lost to another thread's open or close: yield before each retry
+     * (as Netty's {@code release()} does), so that two cores hammering one object take
+     * turns with the cache line instead of trading it on every try.
+     */
+    private boolean releaseContended(int mode, CallSites.@Nullable Site site) {
+        for (;;) {
+            Thread.yield();
+            long s = state;
+            if ((s & PHASE_MASK) != OPEN_BITS || (int) s <= 1) {
+                return releaseSlow(mode, site);
+            }
+            if (STATE.compareAndSet(this, s, s - 1)) {
+                return released(mode, site, (int) s - 1);
+            }
+        }
     }
 
     private boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
