@@ -194,8 +194,9 @@ public final class Pool<T> implements AutoCloseable {
      */
     public Lease<T> borrow() throws InterruptedException {
         int i = stripe();
-        PoolSlot<T> s = tryHot(i);
-        if (s != null) {
+        PoolSlot<T> s = hot[i];
+        long stamp = s == null ? NONE : tryHot(s);
+        if (stamp != NONE) {
             i = -1; // came from the hint: nothing to update on return
         } else {
             try {
@@ -203,8 +204,11 @@ public final class Pool<T> implements AutoCloseable {
             } catch (TimeoutException e) {
                 throw new AssertionError(e);
             }
+            stamp = s.state();
         }
-        return lease(s, i); // one allocation site, so escape analysis can remove the lease
+        // One allocation site, so escape analysis can remove the lease; on the hint path the
+        // stamp comes from the read before the CAS, so the return's CAS waits on no load.
+        return lease(Objects.requireNonNull(s), stamp, i);
     }
 
     /**
@@ -223,13 +227,15 @@ public final class Pool<T> implements AutoCloseable {
     public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
         long nanos = Checks.waitNanos(timeout, "timeout");
         int i = stripe();
-        PoolSlot<T> s = tryHot(i);
-        if (s != null) {
+        PoolSlot<T> s = hot[i];
+        long stamp = s == null ? NONE : tryHot(s);
+        if (stamp != NONE) {
             i = -1;
         } else {
             s = borrowSlow(true, nanos, timeout);
+            stamp = s.state();
         }
-        return lease(s, i);
+        return lease(Objects.requireNonNull(s), stamp, i);
     }
 
     /**
@@ -242,13 +248,18 @@ public final class Pool<T> implements AutoCloseable {
      */
     public @Nullable Lease<T> tryBorrow() {
         int i = stripe();
-        PoolSlot<T> s = tryHot(i);
-        if (s != null) {
+        PoolSlot<T> s = hot[i];
+        long stamp = s == null ? NONE : tryHot(s);
+        if (stamp != NONE) {
             i = -1;
         } else {
             s = acquireNow();
+            if (s == null) {
+                return null;
+            }
+            stamp = s.state();
         }
-        return s == null ? null : lease(s, i);
+        return lease(Objects.requireNonNull(s), stamp, i);
     }
 
     /**
@@ -277,14 +288,15 @@ public final class Pool<T> implements AutoCloseable {
         ArrayList<PoolWaiter<T>> granted;
         try {
             int i = stripe();
-            PoolSlot<T> s = tryHot(i);
-            if (s != null) {
+            PoolSlot<T> s = hot[i];
+            long stamp = s == null ? NONE : tryHot(s);
+            if (stamp != NONE) {
                 i = -1;
-            } else {
-                s = acquireNow();
+            } else if ((s = acquireNow()) != null) {
+                stamp = s.state();
             }
             if (s != null) {
-                PoolLease<T> l = lease(s, i);
+                PoolLease<T> l = lease(s, stamp, i);
                 if (!f.complete(l)) {
                     giveBack(l);
                 }
@@ -304,34 +316,35 @@ public final class Pool<T> implements AutoCloseable {
         deliver(granted, null);
     }
 
+    /** What {@link #tryHot} returns when the hint did not work out: no state word is -1. */
+    private static final long NONE = -1;
+
     /**
-     * One CAS on this thread's hint: the fast path. Returns the slot, now LENT to the caller
-     * and checked, or null if it did not work out.
+     * One CAS on {@code s}, this thread's hint: the fast path. Returns the lease's stamp (the
+     * slot is now LENT to the caller and checked), or {@link #NONE} if it did not work out.
      */
-    private @Nullable PoolSlot<T> tryHot(int stripe) {
+    private long tryHot(PoolSlot<T> s) {
         int c = ctl;
         if (c != 0) {
             if ((c & CLOSED) != 0) {
                 throw closed();
             }
             if (fair && (c & WAITERS) != 0) {
-                return null;
+                return NONE;
             }
         }
-        PoolSlot<T> s = hot[stripe];
-        if (s != null) {
-            long st = s.state();
-            if (st == (st & ~KIND) && s.casState(st, st | LENT)) {
-                if (hotPlain) {
-                    return s;
-                }
-                if (unbounded) {
-                    claimedIdle();
-                }
-                return lendPlain ? s : checked(s);
+        boolean plain = hotPlain; // read before the CAS, which orders every later load
+        long st = s.state();
+        if (st == (st & ~KIND) && s.casState(st, st | LENT)) {
+            if (plain) {
+                return st | LENT;
             }
+            if (unbounded) {
+                claimedIdle();
+            }
+            return lendPlain || checked(s) != null ? st | LENT : NONE;
         }
-        return null;
+        return NONE;
     }
 
     /**
@@ -638,7 +651,7 @@ public final class Pool<T> implements AutoCloseable {
             borrowInto(f); // the object failed its checks: try again
             return;
         }
-        PoolLease<T> l = lease(s, -1);
+        PoolLease<T> l = lease(s, s.state(), -1);
         if (!f.complete(l)) {
             giveBack(l); // cancelled meanwhile: the next waiter gets it
         }
@@ -651,7 +664,8 @@ public final class Pool<T> implements AutoCloseable {
         }
         PoolLease<T> l;
         try {
-            l = lease(create(true), -1);
+            PoolSlot<T> made = create(true);
+            l = lease(made, made.state(), -1);
         } catch (RuntimeException | Error e) {
             f.completeExceptionally(e);
             return;
@@ -735,8 +749,8 @@ public final class Pool<T> implements AutoCloseable {
      * Wraps a slot the caller owns (LENT, so its state word is the stamp) in a lease: the
      * only place a borrow allocates.
      */
-    private PoolLease<T> lease(PoolSlot<T> s, int hint) {
-        PoolLease<T> l = new PoolLease<>(this, s, s.state(), hint);
+    private PoolLease<T> lease(PoolSlot<T> s, long stamp, int hint) {
+        PoolLease<T> l = new PoolLease<>(this, s, stamp, hint);
         if (leakDetection) {
             watch(l, s);
         }
