@@ -37,10 +37,13 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Thread safety.</b> Every public method is safe to call from any thread. An
  * {@code open()} or {@code close()} that does not move the count to or from zero takes no
  * lock: an open is one atomic add on one {@code long} field (like Netty's {@code retain()}),
- * a close one CAS on it. The first open and the last close take this object's
- * lifecycle lock (a {@link ReentrantLock}, never {@code synchronized}, so virtual threads do
- * not pin) and run the hook <em>while holding it</em>: an open that arrives meanwhile waits
- * for the hook to finish. The lock is this object's own; no other object's work waits on it.
+ * a close one CAS on it (a close that loses its CAS to another thread calls
+ * {@link Thread#yield()} before it tries again, as Netty's {@code release()} does, so that
+ * threads hammering one object take turns with its cache line). The first open and the
+ * last close take this object's lifecycle lock (a {@link ReentrantLock}, never
+ * {@code synchronized}, so virtual threads do not pin) and run the hook <em>while holding
+ * it</em>: an open that arrives meanwhile waits for the hook to finish. The lock is this
+ * object's own; no other object's work waits on it.
  * {@link #state()}, {@link #openCount()} and {@link #toString()} never block.
  *
  * <p><b>Memory consistency effects.</b> {@code startup()} happens-before every
@@ -415,7 +418,9 @@ public abstract class MultiOpen {
      * {@link #finalizeLater()} returns true.
      *
      * <p><b>Blocking.</b> Does not block unless this is the last open (it then runs
-     * {@code shutdown()}) or another thread is running a hook. Not interruptible.
+     * {@code shutdown()}) or another thread is running a hook. A close that loses its CAS
+     * to another thread's open or close yields the processor before it retries. Not
+     * interruptible, and leaves the interrupt flag alone.
      *
      * @throws IllegalStateException {@code "NAME: close() before any open()"} if this object
      *     was never opened; {@code "NAME: close() without a matching open()"} if the count is
