@@ -3,6 +3,7 @@ package dev.refkit.bench.pool;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,7 +27,11 @@ import org.openjdk.jmh.infra.Blackhole;
  * joined the line can be overtaken more than once).
  * The first row, {@code none}, is the baseline that shows it: the same two loops with no pool
  * at all (each "wait" is then just the time to read the clock twice, plus any time the thread
- * was descheduled in between).
+ * was descheduled in between). Before the rows, a hiccup meter runs for the same time: two
+ * threads that only read the clock, reporting the longest gap between two reads (a stall of
+ * the thread by the guest scheduler or of its virtual CPU by the host). With a pool of one,
+ * every such stall of the holder is a wait of the other thread, so no pool's longest wait can
+ * be much shorter than the longest hiccup.
  *
  * <p>Run it as:
  * <pre>
@@ -69,6 +74,9 @@ public final class FairnessHarness {
                 "%-14s %10s %10s %8s %13s %11s %9s %9s %9s %10s  %s%n",
                 "impl", "thread A", "thread B", "busier", "longest wait", "mean wait",
                 "waits>1ms", "waits>5ms", "overtakes", "overtaken>1", "targets");
+        long[] hiccups = hiccups(phaseNanos);
+        System.out.printf(Locale.ROOT, "%-14s %10s %10s %8s %10.3f ms %11s %9d %9d%n",
+                "(hiccups)", "", "", "", hiccups[0] / 1e6, "", hiccups[1], hiccups[2]);
         for (String impl : impls) {
             try (PoolDriver driver = PoolDriver.of(impl, 1)) {
                 run(driver, holdTokens, phaseNanos); // warm-up
@@ -97,6 +105,52 @@ public final class FairnessHarness {
         all.add(first);
         all.addAll(rest);
         return all;
+    }
+
+    /**
+     * Two threads that only read the clock for {@code phaseNanos}: the longest gap between two
+     * reads on either, and the numbers of gaps over 1 ms and over 5 ms.
+     */
+    private static long[] hiccups(long phaseNanos) throws InterruptedException {
+        long[][] seen = new long[2][];
+        List<Thread> threads = new ArrayList<>(2);
+        CountDownLatch start = new CountDownLatch(1);
+        for (int t = 0; t < 2; t++) {
+            int index = t;
+            threads.add(Thread.ofPlatform().name("hiccup-" + t).start(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                long longest = 0;
+                long over1ms = 0;
+                long over5ms = 0;
+                long prev = System.nanoTime();
+                long end = prev + phaseNanos;
+                while (prev - end < 0) {
+                    long now = System.nanoTime();
+                    long gap = now - prev;
+                    if (gap > 1_000_000) {
+                        over1ms++;
+                        if (gap > 5_000_000) {
+                            over5ms++;
+                        }
+                    }
+                    longest = Math.max(longest, gap);
+                    prev = now;
+                }
+                seen[index] = new long[] {longest, over1ms, over5ms};
+            }));
+        }
+        start.countDown();
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        return new long[] {
+            Math.max(seen[0][0], seen[1][0]), seen[0][1] + seen[1][1], seen[0][2] + seen[1][2]
+        };
     }
 
     /** Runs both threads for {@code phaseNanos} and returns what each saw. */
