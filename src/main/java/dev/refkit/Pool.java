@@ -8,9 +8,7 @@ import static dev.refkit.PoolSlot.KIND;
 import static dev.refkit.PoolSlot.LENT;
 
 import com.google.common.base.Ticker;
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
@@ -347,22 +345,6 @@ public final class Pool<T> implements AutoCloseable {
         return NONE;
     }
 
-    /**
-     * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
-     * would hold one of the few carrier threads that the object's holder may need.
-     */
-    private static boolean isVirtual(Thread t) {
-        MethodHandle mh = IS_VIRTUAL;
-        if (mh == null) {
-            return false;
-        }
-        try {
-            return (boolean) mh.invokeExact(t);
-        } catch (Throwable e) {
-            throw new AssertionError(e);
-        }
-    }
-
     private static int stripe() {
         @SuppressWarnings("deprecation") // threadId() is Java 19+
         long id = Thread.currentThread().getId();
@@ -428,7 +410,7 @@ public final class Pool<T> implements AutoCloseable {
      */
     private @Nullable PoolSlot<T> await(PoolWaiter<T> w, boolean timed, long deadline,
             @Nullable Duration timeout) throws InterruptedException, TimeoutException {
-        int spins = w.head && !isVirtual(Thread.currentThread()) ? SPINS : 0;
+        int spins = w.head && !PoolRuntime.isVirtual(Thread.currentThread()) ? SPINS : 0;
         for (;;) {
             int st = w.state;
             if (st != PoolWaiter.WAITING) {
@@ -1557,17 +1539,6 @@ public final class Pool<T> implements AutoCloseable {
             Pool<T> pool = new Pool<>(this);
             pool.startUpkeep();
             return pool;
-        }
-    }
-
-    private static final @Nullable MethodHandle IS_VIRTUAL = findIsVirtual();
-
-    private static @Nullable MethodHandle findIsVirtual() {
-        try {
-            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
-                    MethodType.methodType(boolean.class));
-        } catch (ReflectiveOperationException e) {
-            return null; // Java 17 to 20: no virtual threads
         }
     }
 

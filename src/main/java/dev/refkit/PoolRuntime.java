@@ -1,5 +1,8 @@
 package dev.refkit;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.util.concurrent.ExecutorService;
@@ -15,7 +18,12 @@ import org.jspecify.annotations.Nullable;
 /**
  * The threads every {@link Pool} shares, all daemons and all started lazily: one scheduler
  * for background upkeep ({@code minIdle}, expiry sweeps), a cached executor that makes
- * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection.
+ * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection; and
+ * the probe that tells a virtual thread from a platform one on Java 21+.
+ *
+ * <p><b>Thread safety.</b> Stateless apart from the lazily started executors (class-holder
+ * idiom) and the probe, found once at class initialization; every method may be called from
+ * any thread.
  */
 final class PoolRuntime {
     private PoolRuntime() {}
@@ -58,6 +66,33 @@ final class PoolRuntime {
 
     static Cleaner cleaner() {
         return Leaks.INSTANCE;
+    }
+
+    /**
+     * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
+     * would hold one of the few carrier threads that the object's holder may need.
+     */
+    static boolean isVirtual(Thread t) {
+        MethodHandle mh = IS_VIRTUAL;
+        if (mh == null) {
+            return false;
+        }
+        try {
+            return (boolean) mh.invokeExact(t);
+        } catch (Throwable e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static final @Nullable MethodHandle IS_VIRTUAL = findIsVirtual();
+
+    private static @Nullable MethodHandle findIsVirtual() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+                    MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException e) {
+            return null; // Java 17 to 20: no virtual threads
+        }
     }
 
     /**
