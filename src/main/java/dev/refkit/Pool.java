@@ -10,7 +10,6 @@ import static dev.refkit.PoolSlot.LENT;
 import com.google.common.base.Ticker;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.lang.ref.Cleaner;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -734,39 +733,9 @@ public final class Pool<T> implements AutoCloseable {
     private PoolLease<T> lease(PoolSlot<T> s, long stamp, int hint) {
         PoolLease<T> l = new PoolLease<>(this, s, stamp, hint);
         if (leakDetection) {
-            watch(l, s);
+            PoolLeak.watch(this, l, s);
         }
         return l;
-    }
-
-    private void watch(PoolLease<T> l, PoolSlot<T> s) {
-        Throwable site = new Throwable(name + ": borrowed here and never closed");
-        s.borrowSite = site;
-        l.cleanable = PoolRuntime.cleaner().register(l, new Leak<>(this, s, l.stamp, site));
-    }
-
-    /** The leak detector's action; must not refer to the lease. */
-    private static final class Leak<T> implements Runnable {
-        private final Pool<T> pool;
-        private final PoolSlot<T> slot;
-        private final long stamp;
-        private final Throwable site;
-
-        Leak(Pool<T> pool, PoolSlot<T> slot, long stamp, Throwable site) {
-            this.pool = pool;
-            this.slot = slot;
-            this.stamp = stamp;
-            this.site = site;
-        }
-
-        @Override
-        public void run() {
-            if (slot.casState(stamp, (stamp & ~KIND) + GEN + BUSY)) {
-                log.warn("{}: a lease was dropped without close(); its object is destroyed",
-                        pool.name, site);
-                pool.destroy(slot);
-            }
-        }
     }
 
     // ---------------------------------------------------------------------------------
@@ -944,7 +913,7 @@ public final class Pool<T> implements AutoCloseable {
         if (!s.casState(st, busy)) {
             return;
         }
-        stopLeakWatch(l);
+        PoolLeak.stopWatch(l);
         if (invalidate) {
             destroy(s);
             return;
@@ -977,13 +946,6 @@ public final class Pool<T> implements AutoCloseable {
         }
         if (ctl != 0) {
             afterIdle(s);
-        }
-    }
-
-    private static void stopLeakWatch(PoolLease<?> l) {
-        Cleaner.Cleanable c = l.cleanable;
-        if (c != null) {
-            c.clean(); // the action sees the slot moved on and does nothing
         }
     }
 
