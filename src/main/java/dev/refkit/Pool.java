@@ -63,7 +63,8 @@ import org.slf4j.LoggerFactory;
  * @param <T> the type of the pooled objects
  */
 public final class Pool<T> implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(Pool.class);
+    /** The logger of the pool and of its helper classes. */
+    static final Logger log = LoggerFactory.getLogger(Pool.class);
 
     /** Bit of {@link #ctl}: closed. */
     private static final int CLOSED = 1 << 30;
@@ -84,14 +85,14 @@ public final class Pool<T> implements AutoCloseable {
     private final long validateAfterIdleNanos;
     private final @Nullable Consumer<? super T> onReturn;
     private final Consumer<? super T> destroyer;
-    private final long maxIdleNanos;
-    private final long maxLifetimeNanos;
-    private final int minIdle;
+    final long maxIdleNanos;
+    final long maxLifetimeNanos;
+    final int minIdle;
     private final int maxIdle;
     private final boolean unbounded;
     private final boolean fair;
     private final boolean leakDetection;
-    private final Ticker ticker;
+    final Ticker ticker;
     /** No check at all before lending an idle object. */
     private final boolean lendPlain;
     /** The hint path lends without any check or idle count. */
@@ -104,14 +105,14 @@ public final class Pool<T> implements AutoCloseable {
      * Waiter count, {@link #CLOSED} and {@link #SHRINK}; zero in the common case so the fast
      * paths test one volatile int. Written only under {@link #lock}.
      */
-    private volatile int ctl;
+    volatile int ctl;
     /** Objects alive plus permits reserved for objects being made. */
     private volatile int size;
     private volatile int maxSize;
     /** Idle objects, counted only for an unbounded pool (to enforce maxIdle). */
     private volatile int idleCount;
     /** Every live slot; copy-on-write under {@link #lock}. */
-    private volatile PoolSlot<T>[] slots;
+    volatile PoolSlot<T>[] slots;
     /** Per-thread hints: the slot each stripe of threads returned last. Racy by design. */
     private final @Nullable PoolSlot<T>[] hot;
 
@@ -741,7 +742,7 @@ public final class Pool<T> implements AutoCloseable {
     // ---------------------------------------------------------------------------------
     // Making and destroying
 
-    private boolean reservePermit() {
+    boolean reservePermit() {
         for (;;) {
             int n = size;
             int max = maxSize;
@@ -787,7 +788,7 @@ public final class Pool<T> implements AutoCloseable {
      * Makes an object with a permit the caller holds; the new slot is LENT to the caller or
      * IDLE. On failure the permit is freed and the factory's exception thrown.
      */
-    private PoolSlot<T> create(boolean lent) {
+    PoolSlot<T> create(boolean lent) {
         T obj;
         try {
             obj = factory.call();
@@ -842,6 +843,19 @@ public final class Pool<T> implements AutoCloseable {
             retiredBorrows.addAndGet(st >>> 2);
             destroyed.incrementAndGet();
             releasePermit();
+        }
+    }
+
+    /**
+     * Takes {@code s} by CAS from {@code st}, a state the caller read, if that state is idle,
+     * and destroys it; does nothing if it was not idle or another thread took it first.
+     */
+    void destroyIfIdle(PoolSlot<T> s, long st) {
+        if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+            if (unbounded) {
+                claimedIdle();
+            }
+            destroy(s);
         }
     }
 
@@ -956,7 +970,7 @@ public final class Pool<T> implements AutoCloseable {
 
 
     /** A slot just became idle while ctl was non-zero: close, shrink or waiters. */
-    private void afterIdle(PoolSlot<T> s) {
+    void afterIdle(PoolSlot<T> s) {
         int c = ctl;
         if ((c & (CLOSED | SHRINK)) == SHRINK && size <= maxSize) {
             clearShrink(); // a racing destroy fitted the pool before SHRINK was set
@@ -1074,20 +1088,8 @@ public final class Pool<T> implements AutoCloseable {
         return maxSize;
     }
 
-    void startUpkeep() {
-        long period = Long.MAX_VALUE;
-        if (maxIdleNanos >= 0) {
-            period = maxIdleNanos / 2;
-        }
-        if (maxLifetimeNanos >= 0) {
-            period = Math.min(period, maxLifetimeNanos / 2);
-        }
-        if (period == Long.MAX_VALUE && minIdle == 0) {
-            return;
-        }
-        period = Math.max(TimeUnit.MILLISECONDS.toNanos(10),
-                Math.min(period, TimeUnit.MILLISECONDS.toNanos(250)));
-        ScheduledFuture<?> f = PoolRuntime.schedule(this, period);
+    /** Records the upkeep task {@link PoolUpkeep#start} scheduled; cancels it if closed. */
+    void upkeepStarted(ScheduledFuture<?> f) {
         lock.lock();
         try {
             upkeep = f;
@@ -1099,44 +1101,9 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    /** Background upkeep: sweeps expired idle objects, then tops up minIdle. Never throws. */
+    /** One round of background upkeep now; see {@link PoolUpkeep#runOnce}. Never throws. */
     void maintain() {
-        try {
-            if (maxIdleNanos >= 0 || maxLifetimeNanos >= 0) {
-                long now = ticker.read();
-                for (PoolSlot<T> s : slots) {
-                    long st = s.state();
-                    boolean expired = (maxLifetimeNanos >= 0 && now - s.createdAt >= maxLifetimeNanos)
-                            || (maxIdleNanos >= 0 && now - s.lastReturned >= maxIdleNanos);
-                    if (expired && st == (st & ~KIND) && s.casState(st, st | BUSY)) {
-                        if (unbounded) {
-                            claimedIdle();
-                        }
-                        destroy(s);
-                    }
-                }
-            }
-            while ((ctl & CLOSED) == 0 && countIdle() < minIdle && reservePermit()) {
-                PoolSlot<T> s = create(false);
-                if (ctl != 0) {
-                    afterIdle(s);
-                }
-            }
-        } catch (ClosedException e) {
-            // closed meanwhile: nothing to keep up
-        } catch (RuntimeException | Error e) {
-            log.warn("{}: background upkeep failed", name, e);
-        }
-    }
-
-    private int countIdle() {
-        int n = 0;
-        for (PoolSlot<T> s : slots) {
-            if (PoolSlot.kind(s.state()) == IDLE) {
-                n++;
-            }
-        }
-        return n;
+        PoolUpkeep.runOnce(this);
     }
 
     /**
@@ -1206,13 +1173,7 @@ public final class Pool<T> implements AutoCloseable {
             }
         }
         for (PoolSlot<T> s : slots) {
-            long st = s.state();
-            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
-                if (unbounded) {
-                    claimedIdle();
-                }
-                destroy(s);
-            }
+            destroyIfIdle(s, s.state());
         }
         if (size == 0) {
             terminated.countDown();
@@ -1499,7 +1460,7 @@ public final class Pool<T> implements AutoCloseable {
                 throw new IllegalStateException(n + ": validateAfterIdle needs validate");
             }
             Pool<T> pool = new Pool<>(this);
-            pool.startUpkeep();
+            PoolUpkeep.start(pool);
             return pool;
         }
     }

@@ -5,8 +5,6 @@ import static dev.refkit.PoolSlot.GEN;
 import static dev.refkit.PoolSlot.KIND;
 
 import java.lang.ref.Cleaner;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Pool}'s leak detector ({@code leakDetection(true)}): each lease is registered with
@@ -24,9 +22,6 @@ import org.slf4j.LoggerFactory;
  * best-effort diagnostic.
  */
 final class PoolLeak<T> implements Runnable {
-    /** The pool's own logger, so that leak warnings keep the category they always had. */
-    private static final Logger log = LoggerFactory.getLogger(Pool.class);
-
     private final Pool<T> pool;
     private final PoolSlot<T> slot;
     private final long stamp;
@@ -60,7 +55,7 @@ final class PoolLeak<T> implements Runnable {
     @Override
     public void run() {
         if (slot.casState(stamp, (stamp & ~KIND) + GEN + BUSY)) {
-            log.warn("{}: a lease was dropped without close(); its object is destroyed",
+            Pool.log.warn("{}: a lease was dropped without close(); its object is destroyed",
                     pool.name(), site);
             pool.destroy(slot);
         }

@@ -4,7 +4,6 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.ref.Cleaner;
-import java.lang.ref.WeakReference;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -68,6 +67,12 @@ final class PoolRuntime {
         return Leaks.INSTANCE;
     }
 
+    /** Runs {@code task} now and then every {@code periodNanos} on the upkeep scheduler. */
+    static ScheduledFuture<?> schedule(Runnable task, long periodNanos) {
+        return Scheduler.INSTANCE.scheduleWithFixedDelay(task, 0, periodNanos,
+                TimeUnit.NANOSECONDS);
+    }
+
     /**
      * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
      * would hold one of the few carrier threads that the object's holder may need.
@@ -92,40 +97,6 @@ final class PoolRuntime {
                     MethodType.methodType(boolean.class));
         } catch (ReflectiveOperationException e) {
             return null; // Java 17 to 20: no virtual threads
-        }
-    }
-
-    /**
-     * Runs {@code pool.maintain()} now and then every {@code periodNanos}, holding the pool
-     * only weakly so that a pool dropped without close() can still be collected.
-     */
-    static ScheduledFuture<?> schedule(Pool<?> pool, long periodNanos) {
-        Upkeep task = new Upkeep(pool);
-        ScheduledFuture<?> f = Scheduler.INSTANCE.scheduleWithFixedDelay(
-                task, 0, periodNanos, TimeUnit.NANOSECONDS);
-        task.future = f;
-        return f;
-    }
-
-    private static final class Upkeep implements Runnable {
-        private final WeakReference<Pool<?>> pool;
-        volatile @Nullable ScheduledFuture<?> future;
-
-        Upkeep(Pool<?> pool) {
-            this.pool = new WeakReference<>(pool);
-        }
-
-        @Override
-        public void run() {
-            Pool<?> p = pool.get();
-            if (p == null) {
-                ScheduledFuture<?> f = future;
-                if (f != null) {
-                    f.cancel(false);
-                }
-                return;
-            }
-            p.maintain();
         }
     }
 }
