@@ -62,6 +62,13 @@ import org.slf4j.LoggerFactory;
  * @param <T> the type of the pooled objects
  */
 public final class Pool<T> implements AutoCloseable {
+    /*
+     * Implementation overview. This class keeps the control word (ctl), the slots, the
+     * permits, making and destroying, and every fast path (borrow, tryBorrow, the hint,
+     * the plain return). The waiting line lives in PoolLine, background upkeep in
+     * PoolUpkeep, the leak detector in PoolLeak, the shared threads in PoolRuntime.
+     */
+
     /** The logger of the pool and of its helper classes. */
     static final Logger log = LoggerFactory.getLogger(Pool.class);
 
@@ -896,10 +903,12 @@ public final class Pool<T> implements AutoCloseable {
         return false;
     }
 
+    /** What a borrow throws, or a waiting future fails with, once the pool is closed. */
     ClosedException closed() {
         return new ClosedException(name + ": pool closed");
     }
 
+    /** What a timed borrow throws when {@code timeout} passes: names the size and waiters. */
     TimeoutException timeout(@Nullable Duration timeout) {
         return new TimeoutException(name + ": no object free within " + timeout + " (size "
                 + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
