@@ -8,13 +8,9 @@ import static dev.refkit.PoolSlot.KIND;
 import static dev.refkit.PoolSlot.LENT;
 
 import com.google.common.base.Ticker;
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
-import java.lang.ref.Cleaner;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Objects;
@@ -66,10 +62,18 @@ import org.slf4j.LoggerFactory;
  * @param <T> the type of the pooled objects
  */
 public final class Pool<T> implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(Pool.class);
+    /*
+     * Implementation overview. This class keeps the control word (ctl), the slots, the
+     * permits, making and destroying, and every fast path (borrow, tryBorrow, the hint,
+     * the plain return). The waiting line lives in PoolLine, background upkeep in
+     * PoolUpkeep, the leak detector in PoolLeak, the shared threads in PoolRuntime.
+     */
+
+    /** The logger of the pool and of its helper classes. */
+    static final Logger log = LoggerFactory.getLogger(Pool.class);
 
     /** Bit of {@link #ctl}: closed. */
-    private static final int CLOSED = 1 << 30;
+    static final int CLOSED = 1 << 30;
     /** Bit of {@link #ctl}: more objects alive than {@code maxSize} (after a shrink). */
     private static final int SHRINK = 1 << 29;
     /** Bits of {@link #ctl}: the number of waiters. */
@@ -77,8 +81,6 @@ public final class Pool<T> implements AutoCloseable {
     /** Hint stripes, each 16 references apart so that no two share a cache line. */
     private static final int STRIPES = 16;
     private static final int STRIPE_SPACING = 16;
-    /** Spins of the first waiter in line before it parks. */
-    private static final int SPINS = 1 << 9;
 
     // Configuration.
     private final String name;
@@ -87,14 +89,14 @@ public final class Pool<T> implements AutoCloseable {
     private final long validateAfterIdleNanos;
     private final @Nullable Consumer<? super T> onReturn;
     private final Consumer<? super T> destroyer;
-    private final long maxIdleNanos;
-    private final long maxLifetimeNanos;
-    private final int minIdle;
+    final long maxIdleNanos;
+    final long maxLifetimeNanos;
+    final int minIdle;
     private final int maxIdle;
-    private final boolean unbounded;
-    private final boolean fair;
+    final boolean unbounded;
+    final boolean fair;
     private final boolean leakDetection;
-    private final Ticker ticker;
+    final Ticker ticker;
     /** No check at all before lending an idle object. */
     private final boolean lendPlain;
     /** The hint path lends without any check or idle count. */
@@ -107,28 +109,32 @@ public final class Pool<T> implements AutoCloseable {
      * Waiter count, {@link #CLOSED} and {@link #SHRINK}; zero in the common case so the fast
      * paths test one volatile int. Written only under {@link #lock}.
      */
-    private volatile int ctl;
+    volatile int ctl;
     /** Objects alive plus permits reserved for objects being made. */
     private volatile int size;
     private volatile int maxSize;
     /** Idle objects, counted only for an unbounded pool (to enforce maxIdle). */
     private volatile int idleCount;
     /** Every live slot; copy-on-write under {@link #lock}. */
-    private volatile PoolSlot<T>[] slots;
+    volatile PoolSlot<T>[] slots;
     /** Per-thread hints: the slot each stripe of threads returned last. Racy by design. */
     private final @Nullable PoolSlot<T>[] hot;
 
-    private final ReentrantLock lock = new ReentrantLock();
-    private final ArrayDeque<PoolWaiter<T>> queue = new ArrayDeque<>();
+    /**
+     * Guards every write of {@link #ctl}, the copy-on-write of {@link #slots}, {@link #upkeep}
+     * and the waiting line's queue; never held while user code runs.
+     */
+    final ReentrantLock lock = new ReentrantLock();
+    /** The waiting line; the fast paths never touch it. */
+    private final PoolLine<T> line;
     private final CountDownLatch terminated = new CountDownLatch(1);
     private @Nullable ScheduledFuture<?> upkeep;
 
     private final AtomicLong created = new AtomicLong();
     private final AtomicLong destroyed = new AtomicLong();
     private final AtomicLong retiredBorrows = new AtomicLong();
-    private final AtomicLong timeouts = new AtomicLong();
+    final AtomicLong timeouts = new AtomicLong();
     private final AtomicLong failedCreations = new AtomicLong();
-    private final AtomicLong longestWait = new AtomicLong();
 
     @SuppressWarnings("unchecked")
     private Pool(Builder<T> b) {
@@ -156,6 +162,7 @@ public final class Pool<T> implements AutoCloseable {
         this.returnPlain = onReturn == null && !unbounded && !leakDetection && !needsReturnTime;
         this.slots = (PoolSlot<T>[]) new PoolSlot<?>[0];
         this.hot = (PoolSlot<T>[]) new PoolSlot<?>[STRIPES * STRIPE_SPACING];
+        this.line = new PoolLine<>(this);
     }
 
     /**
@@ -283,9 +290,8 @@ public final class Pool<T> implements AutoCloseable {
         return f;
     }
 
-    private void borrowInto(CompletableFuture<Lease<T>> f) {
-        PoolWaiter<T> w;
-        ArrayList<PoolWaiter<T>> granted;
+    /** Completes {@code f} now if it can, else puts it in line; see {@link #borrowAsync()}. */
+    void borrowInto(CompletableFuture<Lease<T>> f) {
         try {
             int i = stripe();
             PoolSlot<T> s = hot[i];
@@ -302,18 +308,11 @@ public final class Pool<T> implements AutoCloseable {
                 }
                 return;
             }
-            w = new PoolWaiter<>(null, f);
-            granted = enqueue(w);
         } catch (RuntimeException | Error e) {
             f.completeExceptionally(e);
             return;
         }
-        f.whenComplete((l, ex) -> {
-            if (ex != null) {
-                abandon(w);
-            }
-        });
-        deliver(granted, null);
+        line.join(f);
     }
 
     /** What {@link #tryHot} returns when the hint did not work out: no state word is -1. */
@@ -345,22 +344,6 @@ public final class Pool<T> implements AutoCloseable {
             return lendPlain || checked(s) != null ? st | LENT : NONE;
         }
         return NONE;
-    }
-
-    /**
-     * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
-     * would hold one of the few carrier threads that the object's holder may need.
-     */
-    private static boolean isVirtual(Thread t) {
-        MethodHandle mh = IS_VIRTUAL;
-        if (mh == null) {
-            return false;
-        }
-        try {
-            return (boolean) mh.invokeExact(t);
-        } catch (Throwable e) {
-            throw new AssertionError(e);
-        }
     }
 
     private static int stripe() {
@@ -409,9 +392,7 @@ public final class Pool<T> implements AutoCloseable {
             if (Thread.interrupted()) {
                 throw new InterruptedException(name + ": interrupted before waiting");
             }
-            PoolWaiter<T> w = new PoolWaiter<>(Thread.currentThread(), null);
-            deliver(enqueue(w), w);
-            s = await(w, timed, deadline, timeout);
+            s = line.await(timed, deadline, timeout);
             if (s != null) {
                 return s;
             }
@@ -421,262 +402,8 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    /**
-     * Parks until {@code w} is granted, signalled, closed, timed out or interrupted. Returns
-     * the lease, or null if the caller should try again (the granted object failed its
-     * checks, or an unfair pool woke it without an object).
-     */
-    private @Nullable PoolSlot<T> await(PoolWaiter<T> w, boolean timed, long deadline,
-            @Nullable Duration timeout) throws InterruptedException, TimeoutException {
-        int spins = w.head && !isVirtual(Thread.currentThread()) ? SPINS : 0;
-        for (;;) {
-            int st = w.state;
-            if (st != PoolWaiter.WAITING) {
-                return take(w);
-            }
-            if (spins > 0) {
-                spins--;
-                Thread.onSpinWait();
-                continue;
-            }
-            if (Thread.interrupted()) {
-                if (!abandon(w)) {
-                    refuse(w);
-                }
-                throw new InterruptedException(name + ": interrupted while waiting");
-            }
-            if (timed) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    if (abandon(w)) {
-                        timeouts.incrementAndGet();
-                        throw timeout(timeout);
-                    }
-                    continue; // granted or closed meanwhile: take it
-                }
-                LockSupport.parkNanos(this, left);
-            } else {
-                LockSupport.park(this);
-            }
-        }
-    }
-
-    /**
-     * Turns a granted (or closed) waiter into a lease; null if the object failed its checks
-     * or the waiter was only woken to try again.
-     */
-    private @Nullable PoolSlot<T> take(PoolWaiter<T> w) {
-        int st = w.state;
-        if (st == PoolWaiter.CLOSED) {
-            throw closed();
-        }
-        if (st == PoolWaiter.SIGNALLED) {
-            return null; // woken to try again (unfair pools)
-        }
-        if (st != PoolWaiter.GRANTED) {
-            throw new AssertionError(st);
-        }
-        recordWait(w);
-        PoolSlot<T> s = w.slot;
-        if (s == null) {
-            return create(true);
-        }
-        return checked(s);
-    }
-
-    /** Gives back whatever was granted to a waiter that no longer wants it. */
-    private void refuse(PoolWaiter<T> w) {
-        if (w.state != PoolWaiter.GRANTED) {
-            return;
-        }
-        PoolSlot<T> s = w.slot;
-        if (s == null) {
-            releasePermit();
-        } else {
-            giveBack(new PoolLease<>(this, s, w.stamp, -1));
-        }
-    }
-
-    private void recordWait(PoolWaiter<T> w) {
-        long waited = System.nanoTime() - w.since;
-        long prev;
-        while (waited > (prev = longestWait.get())) {
-            if (longestWait.compareAndSet(prev, waited)) {
-                break;
-            }
-        }
-    }
-
-    /** Adds {@code w} at the tail, then serves the queue; returns the waiters granted. */
-    private @Nullable ArrayList<PoolWaiter<T>> enqueue(PoolWaiter<T> w) {
-        lock.lock();
-        try {
-            int c = ctl;
-            if ((c & CLOSED) != 0) {
-                throw closed();
-            }
-            boolean first = queue.isEmpty();
-            w.head = first;
-            queue.addLast(w);
-            ctl = c + 1;
-            // Dekker with returners: a slot made idle before they saw waiters is found by
-            // the scan of the waiter that made the queue non-empty; any later one is handed
-            // to the head by its returner. So in a fair pool only that first waiter scans.
-            return first || !fair ? drainLocked() : null;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Removes a waiter that gives up; false if it was granted or closed first. */
-    private boolean abandon(PoolWaiter<T> w) {
-        lock.lock();
-        try {
-            if (w.state != PoolWaiter.WAITING) {
-                return false;
-            }
-            queue.remove(w);
-            w.state = PoolWaiter.CANCELLED;
-            ctl = ctl - 1;
-            return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Serves waiters oldest first with idle objects and free permits. */
-    private void drain() {
-        ArrayList<PoolWaiter<T>> granted;
-        lock.lock();
-        try {
-            granted = drainLocked();
-        } finally {
-            lock.unlock();
-        }
-        deliver(granted, null);
-    }
-
-    private @Nullable ArrayList<PoolWaiter<T>> drainLocked() {
-        ArrayList<PoolWaiter<T>> granted = null;
-        PoolWaiter<T> w;
-        while ((w = queue.peekFirst()) != null) {
-            PoolSlot<T> s = claimIdle(LENT);
-            if (s != null) {
-                w.slot = s;
-                w.stamp = s.state();
-            } else if (reservePermit()) {
-                w.slot = null;
-            } else {
-                break;
-            }
-            queue.pollFirst();
-            w.state = PoolWaiter.GRANTED;
-            ctl = ctl - 1;
-            if (granted == null) {
-                granted = new ArrayList<>(2);
-            }
-            granted.add(w);
-        }
-        return granted;
-    }
-
-    /** Wakes granted threads and completes granted futures, outside the lock. */
-    private void deliver(@Nullable ArrayList<PoolWaiter<T>> granted,
-            @Nullable PoolWaiter<T> self) {
-        if (granted == null) {
-            return;
-        }
-        for (PoolWaiter<T> w : granted) {
-            if (w == self) {
-                continue;
-            }
-            Thread t = w.thread;
-            if (t != null) {
-                LockSupport.unpark(t);
-            } else {
-                trampoline(() -> completeAsyncSafely(w));
-            }
-        }
-    }
-
-    /**
-     * Runs {@code r} now, unless this thread is already completing async borrows further up
-     * its stack; then {@code r} is queued and run by that outer call. Completing a future
-     * runs its dependents, which may close their lease and so complete the next future: this
-     * keeps the stack flat however many futures wait.
-     */
-    private static void trampoline(Runnable r) {
-        ArrayDeque<Runnable> pending = DELIVERING.get();
-        if (pending != null) {
-            pending.addLast(r);
-            return;
-        }
-        pending = new ArrayDeque<>();
-        DELIVERING.set(pending);
-        try {
-            Runnable next = r;
-            do {
-                next.run();
-            } while ((next = pending.pollFirst()) != null);
-        } finally {
-            DELIVERING.remove();
-        }
-    }
-
-    private static final ThreadLocal<ArrayDeque<Runnable>> DELIVERING = new ThreadLocal<>();
-
-    private void completeAsyncSafely(PoolWaiter<T> w) {
-        try {
-            completeAsync(w);
-        } catch (RuntimeException | Error e) { // a validator threw an Error
-            CompletableFuture<Lease<T>> f = w.future;
-            if (f != null) {
-                f.completeExceptionally(e);
-            }
-        }
-    }
-
-    private void completeAsync(PoolWaiter<T> w) {
-        CompletableFuture<Lease<T>> f = w.future;
-        if (f == null) {
-            throw new AssertionError(w);
-        }
-        recordWait(w);
-        PoolSlot<T> s = w.slot;
-        if (s == null) {
-            PoolRuntime.creators().execute(() -> createFor(f));
-            return;
-        }
-        if (checked(s) == null) {
-            borrowInto(f); // the object failed its checks: try again
-            return;
-        }
-        PoolLease<T> l = lease(s, s.state(), -1);
-        if (!f.complete(l)) {
-            giveBack(l); // cancelled meanwhile: the next waiter gets it
-        }
-    }
-
-    private void createFor(CompletableFuture<Lease<T>> f) {
-        if (f.isDone()) {
-            releasePermit();
-            return;
-        }
-        PoolLease<T> l;
-        try {
-            PoolSlot<T> made = create(true);
-            l = lease(made, made.state(), -1);
-        } catch (RuntimeException | Error e) {
-            f.completeExceptionally(e);
-            return;
-        }
-        if (!f.complete(l)) {
-            giveBack(l);
-        }
-    }
-
     /** CASes some idle slot to {@code kind} (LENT or BUSY); null if none is idle. */
-    private @Nullable PoolSlot<T> claimIdle(long kind) {
+    @Nullable PoolSlot<T> claimIdle(long kind) {
         PoolSlot<T>[] arr = slots;
         int n = arr.length;
         if (n == 0) {
@@ -702,7 +429,7 @@ public final class Pool<T> implements AutoCloseable {
         return null;
     }
 
-    private void claimedIdle() {
+    void claimedIdle() {
         IDLE_COUNT.getAndAdd(this, -1);
     }
 
@@ -710,7 +437,7 @@ public final class Pool<T> implements AutoCloseable {
      * Checks an object about to be lent (expiry, validation): returns {@code s}, or destroys
      * it and returns null if it fails. The caller owns {@code s}.
      */
-    private @Nullable PoolSlot<T> checked(PoolSlot<T> s) {
+    @Nullable PoolSlot<T> checked(PoolSlot<T> s) {
         if (lendPlain || lendable(s)) {
             return s;
         }
@@ -749,48 +476,18 @@ public final class Pool<T> implements AutoCloseable {
      * Wraps a slot the caller owns (LENT, so its state word is the stamp) in a lease: the
      * only place a borrow allocates.
      */
-    private PoolLease<T> lease(PoolSlot<T> s, long stamp, int hint) {
+    PoolLease<T> lease(PoolSlot<T> s, long stamp, int hint) {
         PoolLease<T> l = new PoolLease<>(this, s, stamp, hint);
         if (leakDetection) {
-            watch(l, s);
+            PoolLeak.watch(this, l, s);
         }
         return l;
-    }
-
-    private void watch(PoolLease<T> l, PoolSlot<T> s) {
-        Throwable site = new Throwable(name + ": borrowed here and never closed");
-        s.borrowSite = site;
-        l.cleanable = PoolRuntime.cleaner().register(l, new Leak<>(this, s, l.stamp, site));
-    }
-
-    /** The leak detector's action; must not refer to the lease. */
-    private static final class Leak<T> implements Runnable {
-        private final Pool<T> pool;
-        private final PoolSlot<T> slot;
-        private final long stamp;
-        private final Throwable site;
-
-        Leak(Pool<T> pool, PoolSlot<T> slot, long stamp, Throwable site) {
-            this.pool = pool;
-            this.slot = slot;
-            this.stamp = stamp;
-            this.site = site;
-        }
-
-        @Override
-        public void run() {
-            if (slot.casState(stamp, (stamp & ~KIND) + GEN + BUSY)) {
-                log.warn("{}: a lease was dropped without close(); its object is destroyed",
-                        pool.name, site);
-                pool.destroy(slot);
-            }
-        }
     }
 
     // ---------------------------------------------------------------------------------
     // Making and destroying
 
-    private boolean reservePermit() {
+    boolean reservePermit() {
         for (;;) {
             int n = size;
             int max = maxSize;
@@ -803,7 +500,7 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    private void releasePermit() {
+    void releasePermit() {
         int n = (int) SIZE.getAndAdd(this, -1) - 1;
         int c = ctl;
         if (c == 0) {
@@ -813,7 +510,7 @@ public final class Pool<T> implements AutoCloseable {
             clearShrink();
         }
         if ((c & WAITERS) != 0) {
-            drain();
+            line.drain();
         }
         if ((c & CLOSED) != 0 && n == 0) {
             terminated.countDown();
@@ -836,7 +533,7 @@ public final class Pool<T> implements AutoCloseable {
      * Makes an object with a permit the caller holds; the new slot is LENT to the caller or
      * IDLE. On failure the permit is freed and the factory's exception thrown.
      */
-    private PoolSlot<T> create(boolean lent) {
+    PoolSlot<T> create(boolean lent) {
         T obj;
         try {
             obj = factory.call();
@@ -891,6 +588,19 @@ public final class Pool<T> implements AutoCloseable {
             retiredBorrows.addAndGet(st >>> 2);
             destroyed.incrementAndGet();
             releasePermit();
+        }
+    }
+
+    /**
+     * Takes {@code s} by CAS from {@code st}, a state the caller read, if that state is idle,
+     * and destroys it; does nothing if it was not idle or another thread took it first.
+     */
+    void destroyIfIdle(PoolSlot<T> s, long st) {
+        if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+            if (unbounded) {
+                claimedIdle();
+            }
+            destroy(s);
         }
     }
 
@@ -962,7 +672,7 @@ public final class Pool<T> implements AutoCloseable {
         if (!s.casState(st, busy)) {
             return;
         }
-        stopLeakWatch(l);
+        PoolLeak.stopWatch(l);
         if (invalidate) {
             destroy(s);
             return;
@@ -998,21 +708,14 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    private static void stopLeakWatch(PoolLease<?> l) {
-        Cleaner.Cleanable c = l.cleanable;
-        if (c != null) {
-            c.clean(); // the action sees the slot moved on and does nothing
-        }
-    }
-
     /** Gives back an object that was never used (a refused grant): no reset. */
-    private void giveBack(PoolLease<T> l) {
+    void giveBack(PoolLease<T> l) {
         giveBack(l, false);
     }
 
 
     /** A slot just became idle while ctl was non-zero: close, shrink or waiters. */
-    private void afterIdle(PoolSlot<T> s) {
+    void afterIdle(PoolSlot<T> s) {
         int c = ctl;
         if ((c & (CLOSED | SHRINK)) == SHRINK && size <= maxSize) {
             clearShrink(); // a racing destroy fitted the pool before SHRINK was set
@@ -1027,56 +730,7 @@ public final class Pool<T> implements AutoCloseable {
             return;
         }
         if ((c & WAITERS) != 0) {
-            handOver(s);
-        }
-    }
-
-    /**
-     * Gives the slot {@code s}, just made idle, to the oldest waiter: one CAS, no scan. This
-     * is all a returner owes the queue: a slot that became idle before a waiter arrived is
-     * found by that waiter's own scan in {@link #enqueue}, and one that a barger took here
-     * is handed over when the barger returns it.
-     */
-    private void handOver(PoolSlot<T> s) {
-        PoolWaiter<T> w;
-        boolean granted = false;
-        lock.lock();
-        try {
-            w = queue.peekFirst();
-            if (w == null) {
-                return;
-            }
-            if (!fair && w.thread != null) {
-                // Unfair: leave the slot idle for whoever comes first (maybe the returner
-                // itself, borrowing again without parking) and wake the oldest thread to
-                // try; it joins the queue again if it loses. Each return wakes a different
-                // waiter, so no waiter sleeps while an object stays idle.
-                queue.pollFirst();
-                w.state = PoolWaiter.SIGNALLED;
-                ctl = ctl - 1;
-            } else {
-                long st = s.state();
-                if (st != (st & ~KIND) || !s.casState(st, st | LENT)) {
-                    return;
-                }
-                if (unbounded) {
-                    claimedIdle();
-                }
-                w.slot = s;
-                w.stamp = st | LENT;
-                queue.pollFirst();
-                w.state = PoolWaiter.GRANTED;
-                ctl = ctl - 1;
-                granted = true;
-            }
-        } finally {
-            lock.unlock();
-        }
-        Thread t = w.thread;
-        if (t != null) {
-            LockSupport.unpark(t);
-        } else if (granted) {
-            trampoline(() -> completeAsyncSafely(w));
+            line.handOver(s);
         }
     }
 
@@ -1122,7 +776,7 @@ public final class Pool<T> implements AutoCloseable {
                 destroy(s);
             }
         }
-        drain();
+        line.drain();
     }
 
     /** @return the most objects alive at once, or 0 for an unbounded pool */
@@ -1130,20 +784,8 @@ public final class Pool<T> implements AutoCloseable {
         return maxSize;
     }
 
-    void startUpkeep() {
-        long period = Long.MAX_VALUE;
-        if (maxIdleNanos >= 0) {
-            period = maxIdleNanos / 2;
-        }
-        if (maxLifetimeNanos >= 0) {
-            period = Math.min(period, maxLifetimeNanos / 2);
-        }
-        if (period == Long.MAX_VALUE && minIdle == 0) {
-            return;
-        }
-        period = Math.max(TimeUnit.MILLISECONDS.toNanos(10),
-                Math.min(period, TimeUnit.MILLISECONDS.toNanos(250)));
-        ScheduledFuture<?> f = PoolRuntime.schedule(this, period);
+    /** Records the upkeep task {@link PoolUpkeep#start} scheduled; cancels it if closed. */
+    void upkeepStarted(ScheduledFuture<?> f) {
         lock.lock();
         try {
             upkeep = f;
@@ -1155,44 +797,9 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    /** Background upkeep: sweeps expired idle objects, then tops up minIdle. Never throws. */
+    /** One round of background upkeep now; see {@link PoolUpkeep#runOnce}. Never throws. */
     void maintain() {
-        try {
-            if (maxIdleNanos >= 0 || maxLifetimeNanos >= 0) {
-                long now = ticker.read();
-                for (PoolSlot<T> s : slots) {
-                    long st = s.state();
-                    boolean expired = (maxLifetimeNanos >= 0 && now - s.createdAt >= maxLifetimeNanos)
-                            || (maxIdleNanos >= 0 && now - s.lastReturned >= maxIdleNanos);
-                    if (expired && st == (st & ~KIND) && s.casState(st, st | BUSY)) {
-                        if (unbounded) {
-                            claimedIdle();
-                        }
-                        destroy(s);
-                    }
-                }
-            }
-            while ((ctl & CLOSED) == 0 && countIdle() < minIdle && reservePermit()) {
-                PoolSlot<T> s = create(false);
-                if (ctl != 0) {
-                    afterIdle(s);
-                }
-            }
-        } catch (ClosedException e) {
-            // closed meanwhile: nothing to keep up
-        } catch (RuntimeException | Error e) {
-            log.warn("{}: background upkeep failed", name, e);
-        }
-    }
-
-    private int countIdle() {
-        int n = 0;
-        for (PoolSlot<T> s : slots) {
-            if (PoolSlot.kind(s.state()) == IDLE) {
-                n++;
-            }
-        }
-        return n;
+        PoolUpkeep.runOnce(this);
     }
 
     /**
@@ -1218,7 +825,7 @@ public final class Pool<T> implements AutoCloseable {
         }
         return new PoolStats(alive, idle, ctl & WAITERS, created.get(), destroyed.get(),
                 borrows, timeouts.get(), failedCreations.get(),
-                Duration.ofNanos(longestWait.get()));
+                Duration.ofNanos(line.longestWait()));
     }
 
     // ---------------------------------------------------------------------------------
@@ -1239,11 +846,7 @@ public final class Pool<T> implements AutoCloseable {
             if ((ctl & CLOSED) != 0) {
                 return;
             }
-            for (PoolWaiter<T> w : queue) {
-                w.state = PoolWaiter.CLOSED;
-                woken.add(w);
-            }
-            queue.clear();
+            line.closeLocked(woken);
             ctl = CLOSED;
             f = upkeep;
         } finally {
@@ -1252,23 +855,9 @@ public final class Pool<T> implements AutoCloseable {
         if (f != null) {
             f.cancel(false);
         }
-        for (PoolWaiter<T> w : woken) {
-            Thread t = w.thread;
-            CompletableFuture<Lease<T>> fut = w.future;
-            if (t != null) {
-                LockSupport.unpark(t);
-            } else if (fut != null) {
-                fut.completeExceptionally(closed());
-            }
-        }
+        line.wakeClosed(woken);
         for (PoolSlot<T> s : slots) {
-            long st = s.state();
-            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
-                if (unbounded) {
-                    claimedIdle();
-                }
-                destroy(s);
-            }
+            destroyIfIdle(s, s.state());
         }
         if (size == 0) {
             terminated.countDown();
@@ -1314,11 +903,13 @@ public final class Pool<T> implements AutoCloseable {
         return false;
     }
 
-    private ClosedException closed() {
+    /** What a borrow throws, or a waiting future fails with, once the pool is closed. */
+    ClosedException closed() {
         return new ClosedException(name + ": pool closed");
     }
 
-    private TimeoutException timeout(@Nullable Duration timeout) {
+    /** What a timed borrow throws when {@code timeout} passes: names the size and waiters. */
+    TimeoutException timeout(@Nullable Duration timeout) {
         return new TimeoutException(name + ": no object free within " + timeout + " (size "
                 + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
     }
@@ -1555,19 +1146,8 @@ public final class Pool<T> implements AutoCloseable {
                 throw new IllegalStateException(n + ": validateAfterIdle needs validate");
             }
             Pool<T> pool = new Pool<>(this);
-            pool.startUpkeep();
+            PoolUpkeep.start(pool);
             return pool;
-        }
-    }
-
-    private static final @Nullable MethodHandle IS_VIRTUAL = findIsVirtual();
-
-    private static @Nullable MethodHandle findIsVirtual() {
-        try {
-            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
-                    MethodType.methodType(boolean.class));
-        } catch (ReflectiveOperationException e) {
-            return null; // Java 17 to 20: no virtual threads
         }
     }
 

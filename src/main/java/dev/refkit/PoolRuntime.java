@@ -1,7 +1,9 @@
 package dev.refkit;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.ref.Cleaner;
-import java.lang.ref.WeakReference;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -15,7 +17,12 @@ import org.jspecify.annotations.Nullable;
 /**
  * The threads every {@link Pool} shares, all daemons and all started lazily: one scheduler
  * for background upkeep ({@code minIdle}, expiry sweeps), a cached executor that makes
- * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection.
+ * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection; and
+ * the probe that tells a virtual thread from a platform one on Java 21+.
+ *
+ * <p><b>Thread safety.</b> Stateless apart from the lazily started executors (class-holder
+ * idiom) and the probe, found once at class initialization; every method may be called from
+ * any thread.
  */
 final class PoolRuntime {
     private PoolRuntime() {}
@@ -60,37 +67,36 @@ final class PoolRuntime {
         return Leaks.INSTANCE;
     }
 
-    /**
-     * Runs {@code pool.maintain()} now and then every {@code periodNanos}, holding the pool
-     * only weakly so that a pool dropped without close() can still be collected.
-     */
-    static ScheduledFuture<?> schedule(Pool<?> pool, long periodNanos) {
-        Upkeep task = new Upkeep(pool);
-        ScheduledFuture<?> f = Scheduler.INSTANCE.scheduleWithFixedDelay(
-                task, 0, periodNanos, TimeUnit.NANOSECONDS);
-        task.future = f;
-        return f;
+    /** Runs {@code task} now and then every {@code periodNanos} on the upkeep scheduler. */
+    static ScheduledFuture<?> schedule(Runnable task, long periodNanos) {
+        return Scheduler.INSTANCE.scheduleWithFixedDelay(task, 0, periodNanos,
+                TimeUnit.NANOSECONDS);
     }
 
-    private static final class Upkeep implements Runnable {
-        private final WeakReference<Pool<?>> pool;
-        volatile @Nullable ScheduledFuture<?> future;
-
-        Upkeep(Pool<?> pool) {
-            this.pool = new WeakReference<>(pool);
+    /**
+     * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
+     * would hold one of the few carrier threads that the object's holder may need.
+     */
+    static boolean isVirtual(Thread t) {
+        MethodHandle mh = IS_VIRTUAL;
+        if (mh == null) {
+            return false;
         }
+        try {
+            return (boolean) mh.invokeExact(t);
+        } catch (Throwable e) {
+            throw new AssertionError(e);
+        }
+    }
 
-        @Override
-        public void run() {
-            Pool<?> p = pool.get();
-            if (p == null) {
-                ScheduledFuture<?> f = future;
-                if (f != null) {
-                    f.cancel(false);
-                }
-                return;
-            }
-            p.maintain();
+    private static final @Nullable MethodHandle IS_VIRTUAL = findIsVirtual();
+
+    private static @Nullable MethodHandle findIsVirtual() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+                    MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException e) {
+            return null; // Java 17 to 20: no virtual threads
         }
     }
 }

@@ -4,10 +4,10 @@ import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A borrower waiting in a {@link Pool}'s FIFO queue: a parked thread or an async future.
- * Every change of {@link #state} happens under the pool's lock, so a grant, a timeout, an
- * interrupt, a cancellation and a close decide atomically which one wins; the waiting
- * thread reads the state without the lock.
+ * A borrower waiting in a {@link Pool}'s FIFO queue (its {@link PoolLine}): a parked thread
+ * or an async future. Every change of {@link #state} happens under the pool's lock, so a
+ * grant, a timeout, an interrupt, a cancellation and a close decide atomically which one
+ * wins; the waiting thread reads the state without the lock.
  */
 final class PoolWaiter<T> {
     static final int WAITING = 0;
