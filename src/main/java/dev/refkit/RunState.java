@@ -2,12 +2,11 @@ package dev.refkit;
 
 import com.google.common.base.Ticker;
 import dev.refkit.RunStateListeners.Event;
+import dev.refkit.RunStateTree.ChildRef;
 import dev.refkit.RunStateWaiters.Waiter;
-import java.lang.ref.WeakReference;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
@@ -19,8 +18,6 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The run state of a task or daemon loop: started, cancelled, paused and stopped, with run
@@ -102,7 +99,6 @@ public final class RunState {
         void close();
     }
 
-    private static final Logger log = LoggerFactory.getLogger(RunState.class);
     private static final AtomicInteger NAMES = new AtomicInteger();
     private static final State[] STATES = State.values();
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
@@ -117,8 +113,6 @@ public final class RunState {
     private static final int STOPPED = 4;
     private static final int CANCELLED = 1 << 3;
     private static final int POLL = 1 << 4;
-
-    private static final ChildRef[] NO_CHILDREN = {};
 
     private final String name;
     private final Ticker ticker;
@@ -135,7 +129,7 @@ public final class RunState {
     private volatile RunTimes times = RunTimes.INITIAL;
     private final RunStateListeners listeners = new RunStateListeners();
     /** Copy-on-write, weakly held; written under lock. */
-    private volatile ChildRef[] children = NO_CHILDREN;
+    private volatile ChildRef[] children = RunStateTree.NO_CHILDREN;
     /** Counts starts, so run() stops only the run it started. Written under lock. */
     private volatile long runs;
     /** The last run whose stop listeners have all returned. Written under lock. */
@@ -241,12 +235,7 @@ public final class RunState {
             lock.unlock();
         }
         RunStateWaiters.unparkAll(toWake);
-        for (ChildRef ref : children) {
-            RunState child = ref.get();
-            if (child != null) {
-                child.cancel();
-            }
-        }
+        RunStateTree.cancelAll(children);
         RunStateListeners.fire(toCall, Event.CANCEL, this);
     }
 
@@ -560,9 +549,11 @@ public final class RunState {
         return awaitUntil(UNTIL_STOPPED, true, nanos, true);
     }
 
+    // What a wait waits for, as reached(until) tests it.
     private static final int UNTIL_CANCELLED = 0;
     private static final int UNTIL_STOPPED = 1;
-    private static final int UNTIL_NOT_RUNNING = 2;
+    /** For the shutdown hook ({@link RunStateTree}): stopped or idle, stop listeners returned. */
+    static final int UNTIL_NOT_RUNNING = 2;
     private static final int UNTIL_NOT_PAUSED = 3;
 
     /**
@@ -586,11 +577,12 @@ public final class RunState {
     }
 
     /**
-     * Parks until {@code reached(until)}; see {@link RunStateWaiters#awaitUntil}.
+     * Parks until {@code reached(until)}; see {@link RunStateWaiters#awaitUntil}. Also called
+     * by the shutdown hook ({@link RunStateTree}).
      *
      * @throws InterruptedException if {@code interruptible} and the thread is interrupted
      */
-    private boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+    boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
             throws InterruptedException {
         return waiters.awaitUntil(until, timed, nanos, interruptible);
     }
@@ -767,28 +759,7 @@ public final class RunState {
      * @throws IllegalStateException if the JVM is already shutting down
      */
     public Registration cancelOnShutdown(Duration maxWait) {
-        long nanos = Checks.waitNanos(maxWait, "maxWait");
-        Thread hook = new Thread(() -> cancelAndWait(nanos), "refkit-shutdown-" + name);
-        Runtime.getRuntime().addShutdownHook(hook);
-        return () -> {
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running or about to: nothing left to remove
-            }
-        };
-    }
-
-    private void cancelAndWait(long nanos) {
-        cancel();
-        try {
-            if (!awaitUntil(UNTIL_NOT_RUNNING, true, nanos, true)) {
-                log.warn("{}: still {} {} after the shutdown cancel", name, state(),
-                        Duration.ofNanos(nanos));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        return RunStateTree.cancelOnShutdown(this, Checks.waitNanos(maxWait, "maxWait"));
     }
 
     /**
@@ -810,16 +781,7 @@ public final class RunState {
                 this::isCancelled);
         lock.lock();
         try {
-            ChildRef[] old = children;
-            int live = 0;
-            ChildRef[] next = new ChildRef[old.length + 1];
-            for (ChildRef ref : old) {
-                if (ref.get() != null) {
-                    next[live++] = ref;
-                }
-            }
-            next[live++] = new ChildRef(child);
-            children = live == next.length ? next : Arrays.copyOf(next, live);
+            children = RunStateTree.adding(children, child);
         } finally {
             lock.unlock();
         }
@@ -827,12 +789,6 @@ public final class RunState {
             child.cancel();
         }
         return child;
-    }
-
-    private static final class ChildRef extends WeakReference<RunState> {
-        ChildRef(RunState child) {
-            super(child);
-        }
     }
 
     /**
