@@ -61,6 +61,14 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  */
 public final class RunState {
+    /*
+     * Implementation overview. This class keeps the state word (state) and every fast path
+     * that reads it (isCancelled, throwIfCancelled, the queries), the transitions, which
+     * change it under the lock, and reached(until), which says when a wait is over. The
+     * waiter list and the park loop live in RunStateWaiters; the children and the shutdown
+     * hook, the ways a cancel arrives from outside, in RunStateTree; the listeners in
+     * RunStateListeners; the run times in RunTimes.
+     */
 
     /** The states of a {@link RunState}; see the class documentation for the transitions. */
     public enum State {
