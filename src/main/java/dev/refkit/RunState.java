@@ -2,12 +2,11 @@ package dev.refkit;
 
 import com.google.common.base.Ticker;
 import dev.refkit.RunStateListeners.Event;
-import java.lang.ref.WeakReference;
+import dev.refkit.RunStateTree.ChildRef;
+import dev.refkit.RunStateWaiters.Waiter;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
@@ -15,13 +14,10 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The run state of a task or daemon loop: started, cancelled, paused and stopped, with run
@@ -65,6 +61,14 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  */
 public final class RunState {
+    /*
+     * Implementation overview. This class keeps the state word (state) and every fast path
+     * that reads it (isCancelled, throwIfCancelled, the queries), the transitions, which
+     * change it under the lock, and reached(until), which says when a wait is over. The
+     * waiter list and the park loop live in RunStateWaiters; the children and the shutdown
+     * hook, the ways a cancel arrives from outside, in RunStateTree; the listeners in
+     * RunStateListeners; the run times in RunTimes.
+     */
 
     /** The states of a {@link RunState}; see the class documentation for the transitions. */
     public enum State {
@@ -103,7 +107,6 @@ public final class RunState {
         void close();
     }
 
-    private static final Logger log = LoggerFactory.getLogger(RunState.class);
     private static final AtomicInteger NAMES = new AtomicInteger();
     private static final State[] STATES = State.values();
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
@@ -119,17 +122,14 @@ public final class RunState {
     private static final int CANCELLED = 1 << 3;
     private static final int POLL = 1 << 4;
 
-    private static final ChildRef[] NO_CHILDREN = {};
-    private static final Waiter[] NO_WAITERS = {};
-
     private final String name;
     private final Ticker ticker;
     private final Clock clock;
     private final @Nullable BooleanSupplier cancelPoll;
     /** Guards transitions, the waiter list and child registration; never held while parked. */
     private final ReentrantLock lock = new ReentrantLock();
-    /** Threads parked in a wait; a transition that may end a wait takes them all. Guarded by lock. */
-    private final ArrayList<Waiter> waiters = new ArrayList<>();
+    /** Threads parked in a wait; a transition that may end a wait takes them all. */
+    private final RunStateWaiters waiters = new RunStateWaiters(this, lock);
 
     /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
     private volatile int state;
@@ -137,7 +137,7 @@ public final class RunState {
     private volatile RunTimes times = RunTimes.INITIAL;
     private final RunStateListeners listeners = new RunStateListeners();
     /** Copy-on-write, weakly held; written under lock. */
-    private volatile ChildRef[] children = NO_CHILDREN;
+    private volatile ChildRef[] children = RunStateTree.NO_CHILDREN;
     /** Counts starts, so run() stops only the run it started. Written under lock. */
     private volatile long runs;
     /** The last run whose stop listeners have all returned. Written under lock. */
@@ -237,18 +237,13 @@ public final class RunState {
             int st = s & STATE_MASK;
             int next = st == RUNNING || st == PAUSED ? STOPPING : st;
             state = next | CANCELLED | (s & POLL);
-            toWake = takeWaiters();
+            toWake = waiters.take();
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
-        unparkAll(toWake);
-        for (ChildRef ref : children) {
-            RunState child = ref.get();
-            if (child != null) {
-                child.cancel();
-            }
-        }
+        RunStateWaiters.unparkAll(toWake);
+        RunStateTree.cancelAll(children);
         RunStateListeners.fire(toCall, Event.CANCEL, this);
     }
 
@@ -283,21 +278,21 @@ public final class RunState {
      *     {@code STOPPED}
      */
     public void resume() {
-        Waiter[] toWake = NO_WAITERS;
+        Waiter[] toWake = RunStateWaiters.NONE;
         lock.lock();
         try {
             int s = state;
             int st = s & STATE_MASK;
             if (st == PAUSED) {
                 state = RUNNING | (s & ~STATE_MASK);
-                toWake = takeWaiters();
+                toWake = waiters.take();
             } else if (st != RUNNING) {
                 throw illegal("resume()", s);
             }
         } finally {
             lock.unlock();
         }
-        unparkAll(toWake);
+        RunStateWaiters.unparkAll(toWake);
     }
 
     /**
@@ -330,23 +325,23 @@ public final class RunState {
             times = times.stopped(ticker.read(), clock.instant());
             state = STOPPED | (s & ~STATE_MASK);
             stopped = runs;
-            toWake = takeWaiters(); // releases pauses now; awaitStopped once the listeners ran
+            toWake = waiters.take(); // releases pauses now; awaitStopped once the listeners ran
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
-        unparkAll(toWake);
+        RunStateWaiters.unparkAll(toWake);
         try {
             RunStateListeners.fire(toCall, Event.STOP, this);
         } finally {
             lock.lock();
             try {
                 stopsDone = Math.max(stopsDone, stopped);
-                toWake = takeWaiters();
+                toWake = waiters.take();
             } finally {
                 lock.unlock();
             }
-            unparkAll(toWake);
+            RunStateWaiters.unparkAll(toWake);
         }
         return true;
     }
@@ -562,13 +557,18 @@ public final class RunState {
         return awaitUntil(UNTIL_STOPPED, true, nanos, true);
     }
 
+    // What a wait waits for, as reached(until) tests it.
     private static final int UNTIL_CANCELLED = 0;
     private static final int UNTIL_STOPPED = 1;
-    private static final int UNTIL_NOT_RUNNING = 2;
+    /** For the shutdown hook ({@link RunStateTree}): stopped or idle, stop listeners returned. */
+    static final int UNTIL_NOT_RUNNING = 2;
     private static final int UNTIL_NOT_PAUSED = 3;
 
-    /** Whether the wait {@code until} is over. Lock-free: volatile reads only. */
-    private boolean reached(int until) {
+    /**
+     * Whether the wait {@code until} is over. Lock-free: volatile reads only. Called by
+     * {@link RunStateWaiters} with and without the lock.
+     */
+    boolean reached(int until) {
         int s = state;
         switch (until) {
             case UNTIL_CANCELLED:
@@ -585,76 +585,14 @@ public final class RunState {
     }
 
     /**
-     * Parks until {@code reached(until)}, woken by the transition that may reach it (no
-     * polling steps). If {@code timed}, gives up after {@code nanos} (the remaining time is
-     * recomputed after every wake-up) and returns false. If {@code interruptible}, an
-     * interrupt throws {@code InterruptedException}; otherwise it is kept and the interrupt
-     * flag set again on return.
+     * Parks until {@code reached(until)}; see {@link RunStateWaiters#awaitUntil}. Also called
+     * by the shutdown hook ({@link RunStateTree}).
      *
-     * <p>No lost wake-up: a waiter enqueues itself and checks the condition under the lock,
-     * and every transition changes the state and takes the waiters under the same lock,
-     * unparking them after releasing it. A woken waiter checks the condition without the
-     * lock, so the wake-up path is one unpark and a few volatile reads.
+     * @throws InterruptedException if {@code interruptible} and the thread is interrupted
      */
-    private boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+    boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
             throws InterruptedException {
-        if (reached(until)) {
-            return true;
-        }
-        if (interruptible && Thread.interrupted()) {
-            throw new InterruptedException();
-        }
-        long deadline = timed ? System.nanoTime() + nanos : 0L;
-        Waiter w = new Waiter();
-        boolean interrupted = false;
-        try {
-            for (;;) {
-                lock.lock();
-                try {
-                    if (reached(until)) {
-                        return true;
-                    }
-                    if (timed && (nanos = deadline - System.nanoTime()) <= 0L) {
-                        return false;
-                    }
-                    if (!w.queued) {
-                        w.queued = true;
-                        waiters.add(w);
-                    }
-                } finally {
-                    lock.unlock();
-                }
-                if (timed) {
-                    LockSupport.parkNanos(this, nanos);
-                } else {
-                    LockSupport.park(this);
-                }
-                if (Thread.interrupted()) {
-                    if (interruptible) {
-                        throw new InterruptedException();
-                    }
-                    interrupted = true;
-                }
-                if (reached(until)) {
-                    return true;
-                }
-            }
-        } finally {
-            if (w.queued) {
-                lock.lock();
-                try {
-                    if (w.queued) {
-                        w.queued = false;
-                        waiters.remove(w);
-                    }
-                } finally {
-                    lock.unlock();
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        return waiters.awaitUntil(until, timed, nanos, interruptible);
     }
 
     /** Waits, not interruptibly, while PAUSED and not cancelled. */
@@ -667,32 +605,6 @@ public final class RunState {
         } catch (InterruptedException e) {
             throw new AssertionError("uninterruptible wait threw", e);
         }
-    }
-
-    /** Takes every parked waiter, for unparking after the lock is released. Under lock. */
-    private Waiter[] takeWaiters() {
-        if (waiters.isEmpty()) {
-            return NO_WAITERS;
-        }
-        Waiter[] ws = waiters.toArray(NO_WAITERS);
-        waiters.clear();
-        for (Waiter w : ws) {
-            w.queued = false;
-        }
-        return ws;
-    }
-
-    private static void unparkAll(Waiter[] ws) {
-        for (Waiter w : ws) {
-            LockSupport.unpark(w.thread);
-        }
-    }
-
-    /** A thread parked in {@link #awaitUntil}. */
-    private static final class Waiter {
-        final Thread thread = Thread.currentThread();
-        /** In the waiters list; written under lock. */
-        volatile boolean queued;
     }
 
     // ---------------------------------------------------------------- running a body
@@ -855,28 +767,7 @@ public final class RunState {
      * @throws IllegalStateException if the JVM is already shutting down
      */
     public Registration cancelOnShutdown(Duration maxWait) {
-        long nanos = Checks.waitNanos(maxWait, "maxWait");
-        Thread hook = new Thread(() -> cancelAndWait(nanos), "refkit-shutdown-" + name);
-        Runtime.getRuntime().addShutdownHook(hook);
-        return () -> {
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running or about to: nothing left to remove
-            }
-        };
-    }
-
-    private void cancelAndWait(long nanos) {
-        cancel();
-        try {
-            if (!awaitUntil(UNTIL_NOT_RUNNING, true, nanos, true)) {
-                log.warn("{}: still {} {} after the shutdown cancel", name, state(),
-                        Duration.ofNanos(nanos));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        return RunStateTree.cancelOnShutdown(this, Checks.waitNanos(maxWait, "maxWait"));
     }
 
     /**
@@ -898,16 +789,7 @@ public final class RunState {
                 this::isCancelled);
         lock.lock();
         try {
-            ChildRef[] old = children;
-            int live = 0;
-            ChildRef[] next = new ChildRef[old.length + 1];
-            for (ChildRef ref : old) {
-                if (ref.get() != null) {
-                    next[live++] = ref;
-                }
-            }
-            next[live++] = new ChildRef(child);
-            children = live == next.length ? next : Arrays.copyOf(next, live);
+            children = RunStateTree.adding(children, child);
         } finally {
             lock.unlock();
         }
@@ -915,12 +797,6 @@ public final class RunState {
             child.cancel();
         }
         return child;
-    }
-
-    private static final class ChildRef extends WeakReference<RunState> {
-        ChildRef(RunState child) {
-            super(child);
-        }
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.refkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,7 +10,9 @@ import dev.refkit.RunState.State;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -17,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -331,6 +335,26 @@ final class RunStateWaitTest {
         assertThrows(InterruptedException.class, () -> r.awaitStopped(HOUR));
         assertEquals(State.RUNNING, r.state());
         assertFalse(r.isCancelled());
+    }
+
+    /** A thread parked in sleep or in a pause names its RunState as the park blocker. */
+    @Test
+    void sleepAndPause_parked_parkOnTheRunStateAsBlocker() throws Exception {
+        RunState r = RunStateTest.inState(State.RUNNING);
+        Queue<Thread> parked = new ConcurrentLinkedQueue<>();
+        Future<Boolean> slept = blocked(() -> parked.add(Thread.currentThread()) && r.sleep(HOUR));
+        assertSame(r, LockSupport.getBlocker(parked.remove()));
+        r.pause();
+        Future<String> paused = blocked(() -> {
+            parked.add(Thread.currentThread());
+            r.throwIfCancelled();
+            return "resumed";
+        });
+        assertSame(r, LockSupport.getBlocker(parked.remove()));
+        r.resume();
+        assertEquals("resumed", get(paused));
+        r.cancel();
+        assertFalse(get(slept));
     }
 
     /** A parent's cancel wakes a child's sleeper. */
