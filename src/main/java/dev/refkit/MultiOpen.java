@@ -226,7 +226,7 @@ public abstract class MultiOpen {
     public final Handle open() {
         acquire();
         CallSites t = sites;
-        return new OpenHandle(this, t == null ? null : t.opened());
+        return new MultiOpenHandle(this, t == null ? null : t.opened());
     }
 
     /**
@@ -243,7 +243,7 @@ public abstract class MultiOpen {
     public final Handle openInterruptibly() throws InterruptedException {
         acquireInterruptibly();
         CallSites t = sites;
-        return new OpenHandle(this, t == null ? null : t.opened());
+        return new MultiOpenHandle(this, t == null ? null : t.opened());
     }
 
     /** Counts one open without making a handle (for {@link Shared}). */
@@ -824,47 +824,12 @@ public abstract class MultiOpen {
         return STATE.compareAndSet(this, expect, update);
     }
 
-    /**
-     * One open's handle: closes it exactly once, even if several threads race. {@link Shared}'s
-     * lease extends it, so both close once through the same flag.
-     */
-    static class OpenHandle implements Handle {
-        final MultiOpen owner;
-        private final CallSites.@Nullable Site site;
-        private volatile int closed;
-
-        OpenHandle(MultiOpen owner, CallSites.@Nullable Site site) {
-            this.owner = owner;
-            this.site = site;
-        }
-
-        @Override
-        public final void close() {
-            if (closed == 0 && HANDLE_CLOSED.compareAndSet(this, 0, 1)) {
-                owner.release(CLOSE, site);
-            }
-        }
-
-        @Override
-        public final boolean isClosed() {
-            return closed != 0;
-        }
-
-        @Override
-        public String toString() {
-            return "Handle[" + owner.name + (closed != 0 ? "]{closed}" : "]{open}");
-        }
-    }
-
     // VarHandle mechanics
     private static final VarHandle STATE;
-    private static final VarHandle HANDLE_CLOSED;
 
     static {
         try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            STATE = l.findVarHandle(MultiOpen.class, "state", long.class);
-            HANDLE_CLOSED = l.findVarHandle(OpenHandle.class, "closed", int.class);
+            STATE = MethodHandles.lookup().findVarHandle(MultiOpen.class, "state", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
