@@ -1,5 +1,7 @@
 package dev.refkit;
 
+import static dev.refkit.MultiOpenWord.*;
+
 import com.google.common.util.concurrent.Uninterruptibles;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -83,32 +85,7 @@ public abstract class MultiOpen {
         CLOSED
     }
 
-    private static final State[] STATES = State.values();
-    private static final int NEW = 0;
-    private static final int STARTING = 1;
-    private static final int OPEN = 2;
-    private static final int SHUTTING_DOWN = 3;
-    private static final int FINALIZING = 4;
-    private static final int CLOSED = 5;
-
-    // state: bits 0-31 the open count, bits 32-34 the phase, bits 35-63 the number of the
-    // latest startup attempt (it tells openers waiting on a startup which attempt it was).
-    //
-    // open() adds 1 with one getAndAdd (like Netty's retain) and looks at what it added to.
-    // If the phase was not OPEN, that 1 is "transient": the opener takes it back with a CAS
-    // unless the phase has become OPEN meanwhile, in which case it counts as a real open.
-    // So in the phases other than OPEN the count field may hold transients on top of the
-    // real count (1 in STARTING, 0 otherwise), and every phase change made under the lock
-    // is a getAndAdd of the phase difference, which keeps them. In OPEN the count is exact
-    // (apart from the overflow guard below), so the last close is a CAS from (OPEN, 1).
-    private static final int PHASE_SHIFT = 32;
-    private static final long PHASE_MASK = 7L << PHASE_SHIFT;
-    private static final long EPOCH_ONE = 1L << 35;
-    private static final long EPOCH_MASK = -EPOCH_ONE;
-    private static final long OPEN_BITS = (long) OPEN << PHASE_SHIFT;
-    /** Opens beyond this throw; the room above it absorbs transient overshoot. */
-    private static final int MAX_COUNT = 1 << 30;
-
+    // The modes of release(...): close() (and a handle's close), closeFinal(), closeIfOpen().
     static final int CLOSE = 0;
     static final int CLOSE_FINAL = 1;
     static final int CLOSE_IF_OPEN = 2;
@@ -129,6 +106,7 @@ public abstract class MultiOpen {
     private final @Nullable CallSites sites;
     private final ReentrantLock lock = new ReentrantLock();
 
+    /** Count, phase and epoch, packed as {@link MultiOpenWord} describes. */
     private volatile long state;
     /** The latest startup attempt; set before the state says STARTING. */
     private volatile @Nullable Attempt attempt;
@@ -614,7 +592,7 @@ public abstract class MultiOpen {
                     ? "this cycle is already finalized"
                     : phase == NEW ? "never opened" : "it is open";
             throw new IllegalStateException(name + ": finalizeNow() but " + why
-                    + " (" + STATES[phase] + ", count=" + countOf(s) + ")");
+                    + " (" + stateOf(s) + ", count=" + countOf(s) + ")");
         } finally {
             lock.unlock();
         }
@@ -628,7 +606,7 @@ public abstract class MultiOpen {
      * @return the state
      */
     public final State state() {
-        return STATES[phaseOf(state)];
+        return stateOf(state);
     }
 
     /**
@@ -660,12 +638,6 @@ public abstract class MultiOpen {
      */
     public final int openCount() {
         return countOf(state);
-    }
-
-    /** The real count in {@code s}: transients (see the state layout) are left out. */
-    private static int countOf(long s) {
-        int phase = phaseOf(s);
-        return phase == OPEN ? (int) s : phase == STARTING ? 1 : 0;
     }
 
     /**
@@ -766,7 +738,7 @@ public abstract class MultiOpen {
     /** Appends "STATE, count=N" and any traced sites. */
     final void appendState(StringBuilder sb) {
         long s = state;
-        sb.append(STATES[phaseOf(s)]).append(", count=").append(countOf(s));
+        sb.append(stateOf(s)).append(", count=").append(countOf(s));
         CallSites t = sites;
         if (t != null) {
             t.appendTo(sb);
@@ -800,19 +772,6 @@ public abstract class MultiOpen {
 
     private String hookFailed(boolean startup) {
         return name + ": " + hook(startup) + " failed";
-    }
-
-    private static int phaseOf(long s) {
-        return (int) (s >>> PHASE_SHIFT) & 7;
-    }
-
-    private static long pack(long epochBits, int phase, int count) {
-        return epochBits | ((long) phase << PHASE_SHIFT) | (count & 0xFFFF_FFFFL);
-    }
-
-    /** What to add to the state to move it from phase {@code from} to {@code to}. */
-    private static long phaseDelta(int from, int to) {
-        return (long) (to - from) << PHASE_SHIFT;
     }
 
     /** Changes the phase (under the lock) keeping any transient counts: one getAndAdd. */
