@@ -2,7 +2,6 @@ package dev.refkit;
 
 import static dev.refkit.MultiOpenWord.*;
 
-import com.google.common.util.concurrent.Uninterruptibles;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -90,30 +89,20 @@ public abstract class MultiOpen {
     static final int CLOSE_FINAL = 1;
     static final int CLOSE_IF_OPEN = 2;
 
-    /** One startup attempt: openers that find it running wait on it instead of the lock. */
-    private static final class Attempt {
-        final long epoch;
-        final CountDownLatch done = new CountDownLatch(1);
-        @Nullable Throwable failure; // written before done.countDown(), read after await
-
-        Attempt(long epoch) {
-            this.epoch = epoch;
-        }
-    }
-
+    // Package-private fields and helpers are for MultiOpenCycle, the locked side, alone.
     private final String name;
     private final boolean shared;
-    private final @Nullable CallSites sites;
-    private final ReentrantLock lock = new ReentrantLock();
+    final @Nullable CallSites sites;
+    final ReentrantLock lock = new ReentrantLock();
 
     /** Count, phase and epoch, packed as {@link MultiOpenWord} describes. */
-    private volatile long state;
-    /** The latest startup attempt; set before the state says STARTING. */
-    private volatile @Nullable Attempt attempt;
+    volatile long state;
+    /** The latest startup attempt; set under the lock before the state says STARTING. */
+    volatile MultiOpenCycle.@Nullable Attempt attempt;
     /** Released when the current cycle is finalized; null when there is none pending. */
-    private volatile @Nullable CountDownLatch finalized;
+    volatile @Nullable CountDownLatch finalized;
     /** finalizeNow() was called from inside shutdown(); guarded by lock. */
-    private boolean finalizeRequested;
+    boolean finalizeRequested;
 
     /** Creates an object named after its class's simple name. */
     protected MultiOpen() {
@@ -241,22 +230,9 @@ public abstract class MultiOpen {
         if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
             try {
                 openMissed(prev, true);
-            } catch (InterruptedWhileOpening e) {
+            } catch (MultiOpenCycle.InterruptedWhileOpening e) {
                 throw e.unwrap();
             }
-        }
-    }
-
-    /** The checked InterruptedException carried out of the one slow path shared by both. */
-    private static final class InterruptedWhileOpening extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        InterruptedWhileOpening(InterruptedException cause) {
-            super(cause);
-        }
-
-        InterruptedException unwrap() {
-            return (InterruptedException) Objects.requireNonNull(getCause());
         }
     }
 
@@ -279,113 +255,7 @@ public abstract class MultiOpen {
             }
             s = w;
         }
-        openSlow(interruptibly);
-    }
-
-    private void openSlow(boolean interruptibly) {
-        for (;;) {
-            long s = state;
-            int phase = phaseOf(s);
-            if (phase == OPEN) {
-                if ((int) s >= MAX_COUNT) {
-                    throw new IllegalStateException(name + ": too many opens");
-                }
-                if (casState(s, s + 1)) {
-                    return;
-                }
-            } else if (phase == STARTING && !lock.isHeldByCurrentThread()) {
-                awaitAttempt(s, interruptibly);
-            } else if (startCycle(s, interruptibly)) {
-                return;
-            }
-        }
-    }
-
-    /** Waits for the startup attempt seen in {@code s}; throws what it threw. */
-    private void awaitAttempt(long s, boolean interruptibly) {
-        Attempt a = attempt;
-        if (a == null || a.epoch != (s & EPOCH_MASK)) {
-            return; // that attempt is over; look again
-        }
-        if (interruptibly) {
-            try {
-                a.done.await();
-            } catch (InterruptedException e) {
-                throw new InterruptedWhileOpening(e);
-            }
-        } else {
-            Uninterruptibles.awaitUninterruptibly(a.done);
-        }
-        Throwable failure = a.failure;
-        if (failure != null) {
-            throw Checks.unchecked(failure, hookFailed(true));
-        }
-    }
-
-    /**
-     * Takes the lifecycle lock and, if nobody opened meanwhile, runs the first open of a
-     * cycle. Returns true if this call counted the open, false to look again.
-     */
-    private boolean startCycle(long seen, boolean interruptibly) {
-        if (interruptibly) {
-            try {
-                lock.lockInterruptibly();
-            } catch (InterruptedException e) {
-                throw new InterruptedWhileOpening(e);
-            }
-        } else {
-            lock.lock();
-        }
-        try {
-            long s = state;
-            int phase = phaseOf(s);
-            switch (phase) {
-                case OPEN:
-                    return false; // someone else started it; use the fast path
-                case STARTING:
-                    throw new IllegalStateException(
-                            name + ": " + openOp() + " called from inside " + hook(true));
-                case SHUTTING_DOWN:
-                    throw new IllegalStateException(
-                            name + ": " + openOp() + " called from inside " + hook(false));
-                case NEW:
-                case FINALIZING:
-                case CLOSED:
-                    runStartup(s, phase);
-                    return true;
-                default:
-                    throw new AssertionError("state " + Long.toHexString(s) + " seen " + seen);
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Runs startup() for a new cycle; the caller holds the lock and the count is 0. */
-    private void runStartup(long s, int previousPhase) {
-        Attempt a = new Attempt((s + EPOCH_ONE) & EPOCH_MASK); // epoch bits change only here
-        attempt = a;
-        CountDownLatch gate = finalized;
-        boolean newGate = gate == null;
-        if (newGate) {
-            finalized = new CountDownLatch(1);
-        }
-        addToState(EPOCH_ONE + phaseDelta(previousPhase, STARTING) + 1);
-        try {
-            startup();
-        } catch (Throwable t) {
-            if (newGate) {
-                CountDownLatch g = Objects.requireNonNull(finalized);
-                finalized = null;
-                g.countDown();
-            }
-            addToState(phaseDelta(STARTING, previousPhase) - 1);
-            a.failure = t;
-            a.done.countDown();
-            throw Checks.unchecked(t, hookFailed(true));
-        }
-        addToState(phaseDelta(STARTING, OPEN));
-        a.done.countDown();
+        MultiOpenCycle.openSlow(this, interruptibly);
     }
 
     // ---------------------------------------------------------------- closing
@@ -467,7 +337,7 @@ public abstract class MultiOpen {
         }
     }
 
-    private boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
+    final boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
         CallSites t = sites;
         if (t != null) {
             t.closed(site, remaining == 0);
@@ -479,85 +349,9 @@ public abstract class MultiOpen {
         return true;
     }
 
+    /** The close the lock-free path cannot make: {@link MultiOpenCycle} makes it under the lock. */
     private boolean releaseSlow(int mode, CallSites.@Nullable Site site) {
-        lock.lock();
-        try {
-            for (;;) {
-                long s = state;
-                int phase = phaseOf(s);
-                switch (phase) {
-                    case OPEN:
-                        if ((int) s > 1) {
-                            if (casState(s, s - 1)) {
-                                return released(mode, site, (int) s - 1);
-                            }
-                        } else if (casState(s, pack(s & EPOCH_MASK, SHUTTING_DOWN, 0))) {
-                            released(mode, site, 0);
-                            runShutdown();
-                            return true;
-                        }
-                        break;
-                    case STARTING:
-                        throw new IllegalStateException(
-                                name + ": " + closeOp(mode) + " called from inside " + hook(true));
-                    case SHUTTING_DOWN:
-                        if (mode == CLOSE_IF_OPEN) {
-                            return false;
-                        }
-                        throw new IllegalStateException(
-                                name + ": " + closeOp(mode) + " called from inside " + hook(false));
-                    case NEW:
-                        if (mode == CLOSE_IF_OPEN) {
-                            return false;
-                        }
-                        throw new IllegalStateException(
-                                name + ": " + closeOp(mode) + " before any " + openOp());
-                    case FINALIZING:
-                    case CLOSED:
-                        if (mode == CLOSE_IF_OPEN) {
-                            return false;
-                        }
-                        CallSites t = sites;
-                        throw new IllegalStateException(name + ": " + closeOp(mode)
-                                + " without a matching " + openOp()
-                                + (t == null ? "" : t.lastCloseSuffix()));
-                    default:
-                        throw new AssertionError("state " + Long.toHexString(s));
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Runs shutdown() and ends the cycle; the caller holds the lock, state SHUTTING_DOWN. */
-    private void runShutdown() {
-        Throwable failure = null;
-        boolean later = false;
-        try {
-            shutdown();
-            later = finalizeLater() && !finalizeRequested;
-        } catch (Throwable t) {
-            failure = t;
-        }
-        finalizeRequested = false;
-        if (later) {
-            addToState(phaseDelta(SHUTTING_DOWN, FINALIZING));
-        } else {
-            addToState(phaseDelta(SHUTTING_DOWN, CLOSED));
-            releaseJoiners();
-        }
-        if (failure != null) {
-            throw Checks.unchecked(failure, hookFailed(false));
-        }
-    }
-
-    private void releaseJoiners() {
-        CountDownLatch g = finalized;
-        if (g != null) {
-            finalized = null;
-            g.countDown();
-        }
+        return MultiOpenCycle.releaseSlow(this, mode, site);
     }
 
     /**
@@ -575,27 +369,7 @@ public abstract class MultiOpen {
      *     call while open, or one before any open; the message names the state
      */
     protected final void finalizeNow() {
-        lock.lock();
-        try {
-            long s = state;
-            int phase = phaseOf(s);
-            if (phase == FINALIZING) {
-                addToState(phaseDelta(FINALIZING, CLOSED));
-                releaseJoiners();
-                return;
-            }
-            if (phase == SHUTTING_DOWN && !finalizeRequested) {
-                finalizeRequested = true; // we are inside shutdown(): finalize when it returns
-                return;
-            }
-            String why = phase == CLOSED || phase == SHUTTING_DOWN
-                    ? "this cycle is already finalized"
-                    : phase == NEW ? "never opened" : "it is open";
-            throw new IllegalStateException(name + ": finalizeNow() but " + why
-                    + " (" + stateOf(s) + ", count=" + countOf(s) + ")");
-        } finally {
-            lock.unlock();
-        }
+        MultiOpenCycle.finalizeNow(this);
     }
 
     // ---------------------------------------------------------------- queries
@@ -689,8 +463,7 @@ public abstract class MultiOpen {
         if (lock.isHeldByCurrentThread()) {
             int phase = phaseOf(state);
             if (phase == STARTING || phase == SHUTTING_DOWN) {
-                throw new IllegalStateException(
-                        name + ": " + op + " called from inside " + hook(phase == STARTING));
+                throw new IllegalStateException(calledInside(op, phase == STARTING));
             }
         }
     }
@@ -752,34 +525,40 @@ public abstract class MultiOpen {
 
     // ---------------------------------------------------------------- helpers
 
-    private String openOp() {
+    // The words of the misuse messages: a Shared's engine names its own operations.
+    final String openOp() {
         return shared ? "acquire()" : "open()";
     }
 
-    private String closeOp(int mode) {
+    final String closeOp(int mode) {
         if (shared) {
             return "release";
         }
         return mode == CLOSE ? "close()" : mode == CLOSE_FINAL ? "closeFinal()" : "closeIfOpen()";
     }
 
-    private String hook(boolean startup) {
+    final String hook(boolean startup) {
         if (shared) {
             return startup ? "the opener" : "the closer";
         }
         return startup ? "startup()" : "shutdown()";
     }
 
-    private String hookFailed(boolean startup) {
+    final String hookFailed(boolean startup) {
         return name + ": " + hook(startup) + " failed";
     }
 
+    /** The message of {@code op} called from inside the startup or the shutdown hook. */
+    final String calledInside(String op, boolean startup) {
+        return name + ": " + op + " called from inside " + hook(startup);
+    }
+
     /** Changes the phase (under the lock) keeping any transient counts: one getAndAdd. */
-    private void addToState(long delta) {
+    final void addToState(long delta) {
         STATE.getAndAdd(this, delta);
     }
 
-    private boolean casState(long expect, long update) {
+    final boolean casState(long expect, long update) {
         return STATE.compareAndSet(this, expect, update);
     }
 
