@@ -4,7 +4,8 @@ package dev.refkit;
  * The layout of a {@link MultiOpen}'s one state field, a {@code long}: bits 0-31 the open
  * count, bits 32-34 the phase, bits 35-63 the number of the latest startup attempt (it tells
  * openers waiting on a startup which attempt it was). Constants and tiny static helpers
- * only; {@code MultiOpen} owns the field and every read and write of it.
+ * only: the field lives in {@code MultiOpen}, written only through its VarHandle, by it and
+ * by {@link MultiOpenCycle}.
  *
  * <p><b>Transient counts.</b> {@code open()} adds 1 with one getAndAdd (like Netty's
  * {@code retain}) and looks at what it added to. If the phase was not OPEN, that 1 is
