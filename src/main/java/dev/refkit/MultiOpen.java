@@ -84,6 +84,11 @@ public abstract class MultiOpen {
         CLOSED
     }
 
+    // Implementation: this class keeps the public API, the fields and the lock-free side
+    // (an open's getAndAdd, a close's CAS, the queries). MultiOpenWord lays out the state
+    // word; MultiOpenCycle makes every phase change under the lock and runs the hooks;
+    // MultiOpenHandle is the handle open() returns.
+
     // The modes of release(...): close() (and a handle's close), closeFinal(), closeIfOpen().
     static final int CLOSE = 0;
     static final int CLOSE_FINAL = 1;

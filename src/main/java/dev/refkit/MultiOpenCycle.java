@@ -23,9 +23,9 @@ import org.jspecify.annotations.Nullable;
  * lock-free side sees the phase before it or after it, never a torn one. The hooks run in
  * the calling thread while it holds the lock. An opener that finds a startup running waits
  * on that attempt's latch instead of the lock, so that it throws what that attempt threw;
- * one that takes the lock after a startup finds the phase OPEN and goes back to the fast
- * path. The attempt, the join gate and {@code finalizeRequested} are written only under the
- * lock; the first two are volatile, read without it.
+ * one that takes the lock after a startup finds the phase OPEN, lets the lock go and counts
+ * its open with a CAS. The attempt, the join gate and {@code finalizeRequested} are written
+ * only under the lock; the first two are volatile, read without it.
  *
  * <p><b>Memory consistency effects.</b> The attempt is published before the state says
  * STARTING. {@code startup()} happens-before the getAndAdd that makes the phase OPEN (which
