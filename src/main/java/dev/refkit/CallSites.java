@@ -122,6 +122,8 @@ final class CallSites {
     private static boolean isInternal(String className) {
         return className.equals("dev.refkit.MultiOpen")
                 || className.startsWith("dev.refkit.MultiOpen$")
+                || className.equals("dev.refkit.MultiOpenCycle")
+                || className.equals("dev.refkit.MultiOpenHandle")
                 || className.equals("dev.refkit.Shared")
                 || className.startsWith("dev.refkit.Shared$")
                 || className.startsWith("dev.refkit.CallSites");

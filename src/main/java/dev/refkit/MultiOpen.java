@@ -1,6 +1,7 @@
 package dev.refkit;
 
-import com.google.common.util.concurrent.Uninterruptibles;
+import static dev.refkit.MultiOpenWord.*;
+
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -83,59 +84,30 @@ public abstract class MultiOpen {
         CLOSED
     }
 
-    private static final State[] STATES = State.values();
-    private static final int NEW = 0;
-    private static final int STARTING = 1;
-    private static final int OPEN = 2;
-    private static final int SHUTTING_DOWN = 3;
-    private static final int FINALIZING = 4;
-    private static final int CLOSED = 5;
+    // Implementation: this class keeps the public API, the fields and the lock-free side
+    // (an open's getAndAdd, a close's CAS, the queries). MultiOpenWord lays out the state
+    // word; MultiOpenCycle makes every phase change under the lock and runs the hooks;
+    // MultiOpenHandle is the handle open() returns.
 
-    // state: bits 0-31 the open count, bits 32-34 the phase, bits 35-63 the number of the
-    // latest startup attempt (it tells openers waiting on a startup which attempt it was).
-    //
-    // open() adds 1 with one getAndAdd (like Netty's retain) and looks at what it added to.
-    // If the phase was not OPEN, that 1 is "transient": the opener takes it back with a CAS
-    // unless the phase has become OPEN meanwhile, in which case it counts as a real open.
-    // So in the phases other than OPEN the count field may hold transients on top of the
-    // real count (1 in STARTING, 0 otherwise), and every phase change made under the lock
-    // is a getAndAdd of the phase difference, which keeps them. In OPEN the count is exact
-    // (apart from the overflow guard below), so the last close is a CAS from (OPEN, 1).
-    private static final int PHASE_SHIFT = 32;
-    private static final long PHASE_MASK = 7L << PHASE_SHIFT;
-    private static final long EPOCH_ONE = 1L << 35;
-    private static final long EPOCH_MASK = -EPOCH_ONE;
-    private static final long OPEN_BITS = (long) OPEN << PHASE_SHIFT;
-    /** Opens beyond this throw; the room above it absorbs transient overshoot. */
-    private static final int MAX_COUNT = 1 << 30;
-
+    // The modes of release(...): close() (and a handle's close), closeFinal(), closeIfOpen().
     static final int CLOSE = 0;
     static final int CLOSE_FINAL = 1;
     static final int CLOSE_IF_OPEN = 2;
 
-    /** One startup attempt: openers that find it running wait on it instead of the lock. */
-    private static final class Attempt {
-        final long epoch;
-        final CountDownLatch done = new CountDownLatch(1);
-        @Nullable Throwable failure; // written before done.countDown(), read after await
-
-        Attempt(long epoch) {
-            this.epoch = epoch;
-        }
-    }
-
+    // Package-private fields and helpers are for MultiOpenCycle, the locked side, alone.
     private final String name;
     private final boolean shared;
-    private final @Nullable CallSites sites;
-    private final ReentrantLock lock = new ReentrantLock();
+    final @Nullable CallSites sites;
+    final ReentrantLock lock = new ReentrantLock();
 
-    private volatile long state;
-    /** The latest startup attempt; set before the state says STARTING. */
-    private volatile @Nullable Attempt attempt;
+    /** Count, phase and epoch, packed as {@link MultiOpenWord} describes. */
+    volatile long state;
+    /** The latest startup attempt; set under the lock before the state says STARTING. */
+    volatile MultiOpenCycle.@Nullable Attempt attempt;
     /** Released when the current cycle is finalized; null when there is none pending. */
-    private volatile @Nullable CountDownLatch finalized;
+    volatile @Nullable CountDownLatch finalized;
     /** finalizeNow() was called from inside shutdown(); guarded by lock. */
-    private boolean finalizeRequested;
+    boolean finalizeRequested;
 
     /** Creates an object named after its class's simple name. */
     protected MultiOpen() {
@@ -226,7 +198,7 @@ public abstract class MultiOpen {
     public final Handle open() {
         acquire();
         CallSites t = sites;
-        return new OpenHandle(this, t == null ? null : t.opened());
+        return new MultiOpenHandle(this, t == null ? null : t.opened());
     }
 
     /**
@@ -243,7 +215,7 @@ public abstract class MultiOpen {
     public final Handle openInterruptibly() throws InterruptedException {
         acquireInterruptibly();
         CallSites t = sites;
-        return new OpenHandle(this, t == null ? null : t.opened());
+        return new MultiOpenHandle(this, t == null ? null : t.opened());
     }
 
     /** Counts one open without making a handle (for {@link Shared}). */
@@ -263,22 +235,9 @@ public abstract class MultiOpen {
         if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
             try {
                 openMissed(prev, true);
-            } catch (InterruptedWhileOpening e) {
+            } catch (MultiOpenCycle.InterruptedWhileOpening e) {
                 throw e.unwrap();
             }
-        }
-    }
-
-    /** The checked InterruptedException carried out of the one slow path shared by both. */
-    private static final class InterruptedWhileOpening extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        InterruptedWhileOpening(InterruptedException cause) {
-            super(cause);
-        }
-
-        InterruptedException unwrap() {
-            return (InterruptedException) Objects.requireNonNull(getCause());
         }
     }
 
@@ -301,113 +260,7 @@ public abstract class MultiOpen {
             }
             s = w;
         }
-        openSlow(interruptibly);
-    }
-
-    private void openSlow(boolean interruptibly) {
-        for (;;) {
-            long s = state;
-            int phase = phaseOf(s);
-            if (phase == OPEN) {
-                if ((int) s >= MAX_COUNT) {
-                    throw new IllegalStateException(name + ": too many opens");
-                }
-                if (casState(s, s + 1)) {
-                    return;
-                }
-            } else if (phase == STARTING && !lock.isHeldByCurrentThread()) {
-                awaitAttempt(s, interruptibly);
-            } else if (startCycle(s, interruptibly)) {
-                return;
-            }
-        }
-    }
-
-    /** Waits for the startup attempt seen in {@code s}; throws what it threw. */
-    private void awaitAttempt(long s, boolean interruptibly) {
-        Attempt a = attempt;
-        if (a == null || a.epoch != (s & EPOCH_MASK)) {
-            return; // that attempt is over; look again
-        }
-        if (interruptibly) {
-            try {
-                a.done.await();
-            } catch (InterruptedException e) {
-                throw new InterruptedWhileOpening(e);
-            }
-        } else {
-            Uninterruptibles.awaitUninterruptibly(a.done);
-        }
-        Throwable failure = a.failure;
-        if (failure != null) {
-            throw Checks.unchecked(failure, hookFailed(true));
-        }
-    }
-
-    /**
-     * Takes the lifecycle lock and, if nobody opened meanwhile, runs the first open of a
-     * cycle. Returns true if this call counted the open, false to look again.
-     */
-    private boolean startCycle(long seen, boolean interruptibly) {
-        if (interruptibly) {
-            try {
-                lock.lockInterruptibly();
-            } catch (InterruptedException e) {
-                throw new InterruptedWhileOpening(e);
-            }
-        } else {
-            lock.lock();
-        }
-        try {
-            long s = state;
-            int phase = phaseOf(s);
-            switch (phase) {
-                case OPEN:
-                    return false; // someone else started it; use the fast path
-                case STARTING:
-                    throw new IllegalStateException(
-                            name + ": " + openOp() + " called from inside " + hook(true));
-                case SHUTTING_DOWN:
-                    throw new IllegalStateException(
-                            name + ": " + openOp() + " called from inside " + hook(false));
-                case NEW:
-                case FINALIZING:
-                case CLOSED:
-                    runStartup(s, phase);
-                    return true;
-                default:
-                    throw new AssertionError("state " + Long.toHexString(s) + " seen " + seen);
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Runs startup() for a new cycle; the caller holds the lock and the count is 0. */
-    private void runStartup(long s, int previousPhase) {
-        Attempt a = new Attempt((s + EPOCH_ONE) & EPOCH_MASK); // epoch bits change only here
-        attempt = a;
-        CountDownLatch gate = finalized;
-        boolean newGate = gate == null;
-        if (newGate) {
-            finalized = new CountDownLatch(1);
-        }
-        addToState(EPOCH_ONE + phaseDelta(previousPhase, STARTING) + 1);
-        try {
-            startup();
-        } catch (Throwable t) {
-            if (newGate) {
-                CountDownLatch g = Objects.requireNonNull(finalized);
-                finalized = null;
-                g.countDown();
-            }
-            addToState(phaseDelta(STARTING, previousPhase) - 1);
-            a.failure = t;
-            a.done.countDown();
-            throw Checks.unchecked(t, hookFailed(true));
-        }
-        addToState(phaseDelta(STARTING, OPEN));
-        a.done.countDown();
+        MultiOpenCycle.openSlow(this, interruptibly);
     }
 
     // ---------------------------------------------------------------- closing
@@ -489,7 +342,7 @@ public abstract class MultiOpen {
         }
     }
 
-    private boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
+    final boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
         CallSites t = sites;
         if (t != null) {
             t.closed(site, remaining == 0);
@@ -501,85 +354,9 @@ public abstract class MultiOpen {
         return true;
     }
 
+    /** The close the lock-free path cannot make: {@link MultiOpenCycle} makes it under the lock. */
     private boolean releaseSlow(int mode, CallSites.@Nullable Site site) {
-        lock.lock();
-        try {
-            for (;;) {
-                long s = state;
-                int phase = phaseOf(s);
-                switch (phase) {
-                    case OPEN:
-                        if ((int) s > 1) {
-                            if (casState(s, s - 1)) {
-                                return released(mode, site, (int) s - 1);
-                            }
-                        } else if (casState(s, pack(s & EPOCH_MASK, SHUTTING_DOWN, 0))) {
-                            released(mode, site, 0);
-                            runShutdown();
-                            return true;
-                        }
-                        break;
-                    case STARTING:
-                        throw new IllegalStateException(
-                                name + ": " + closeOp(mode) + " called from inside " + hook(true));
-                    case SHUTTING_DOWN:
-                        if (mode == CLOSE_IF_OPEN) {
-                            return false;
-                        }
-                        throw new IllegalStateException(
-                                name + ": " + closeOp(mode) + " called from inside " + hook(false));
-                    case NEW:
-                        if (mode == CLOSE_IF_OPEN) {
-                            return false;
-                        }
-                        throw new IllegalStateException(
-                                name + ": " + closeOp(mode) + " before any " + openOp());
-                    case FINALIZING:
-                    case CLOSED:
-                        if (mode == CLOSE_IF_OPEN) {
-                            return false;
-                        }
-                        CallSites t = sites;
-                        throw new IllegalStateException(name + ": " + closeOp(mode)
-                                + " without a matching " + openOp()
-                                + (t == null ? "" : t.lastCloseSuffix()));
-                    default:
-                        throw new AssertionError("state " + Long.toHexString(s));
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Runs shutdown() and ends the cycle; the caller holds the lock, state SHUTTING_DOWN. */
-    private void runShutdown() {
-        Throwable failure = null;
-        boolean later = false;
-        try {
-            shutdown();
-            later = finalizeLater() && !finalizeRequested;
-        } catch (Throwable t) {
-            failure = t;
-        }
-        finalizeRequested = false;
-        if (later) {
-            addToState(phaseDelta(SHUTTING_DOWN, FINALIZING));
-        } else {
-            addToState(phaseDelta(SHUTTING_DOWN, CLOSED));
-            releaseJoiners();
-        }
-        if (failure != null) {
-            throw Checks.unchecked(failure, hookFailed(false));
-        }
-    }
-
-    private void releaseJoiners() {
-        CountDownLatch g = finalized;
-        if (g != null) {
-            finalized = null;
-            g.countDown();
-        }
+        return MultiOpenCycle.releaseSlow(this, mode, site);
     }
 
     /**
@@ -597,27 +374,7 @@ public abstract class MultiOpen {
      *     call while open, or one before any open; the message names the state
      */
     protected final void finalizeNow() {
-        lock.lock();
-        try {
-            long s = state;
-            int phase = phaseOf(s);
-            if (phase == FINALIZING) {
-                addToState(phaseDelta(FINALIZING, CLOSED));
-                releaseJoiners();
-                return;
-            }
-            if (phase == SHUTTING_DOWN && !finalizeRequested) {
-                finalizeRequested = true; // we are inside shutdown(): finalize when it returns
-                return;
-            }
-            String why = phase == CLOSED || phase == SHUTTING_DOWN
-                    ? "this cycle is already finalized"
-                    : phase == NEW ? "never opened" : "it is open";
-            throw new IllegalStateException(name + ": finalizeNow() but " + why
-                    + " (" + STATES[phase] + ", count=" + countOf(s) + ")");
-        } finally {
-            lock.unlock();
-        }
+        MultiOpenCycle.finalizeNow(this);
     }
 
     // ---------------------------------------------------------------- queries
@@ -628,7 +385,7 @@ public abstract class MultiOpen {
      * @return the state
      */
     public final State state() {
-        return STATES[phaseOf(state)];
+        return stateOf(state);
     }
 
     /**
@@ -660,12 +417,6 @@ public abstract class MultiOpen {
      */
     public final int openCount() {
         return countOf(state);
-    }
-
-    /** The real count in {@code s}: transients (see the state layout) are left out. */
-    private static int countOf(long s) {
-        int phase = phaseOf(s);
-        return phase == OPEN ? (int) s : phase == STARTING ? 1 : 0;
     }
 
     /**
@@ -717,8 +468,7 @@ public abstract class MultiOpen {
         if (lock.isHeldByCurrentThread()) {
             int phase = phaseOf(state);
             if (phase == STARTING || phase == SHUTTING_DOWN) {
-                throw new IllegalStateException(
-                        name + ": " + op + " called from inside " + hook(phase == STARTING));
+                throw new IllegalStateException(calledInside(op, phase == STARTING));
             }
         }
     }
@@ -766,7 +516,7 @@ public abstract class MultiOpen {
     /** Appends "STATE, count=N" and any traced sites. */
     final void appendState(StringBuilder sb) {
         long s = state;
-        sb.append(STATES[phaseOf(s)]).append(", count=").append(countOf(s));
+        sb.append(stateOf(s)).append(", count=").append(countOf(s));
         CallSites t = sites;
         if (t != null) {
             t.appendTo(sb);
@@ -780,91 +530,49 @@ public abstract class MultiOpen {
 
     // ---------------------------------------------------------------- helpers
 
-    private String openOp() {
+    // The words of the misuse messages: a Shared's engine names its own operations.
+    final String openOp() {
         return shared ? "acquire()" : "open()";
     }
 
-    private String closeOp(int mode) {
+    final String closeOp(int mode) {
         if (shared) {
             return "release";
         }
         return mode == CLOSE ? "close()" : mode == CLOSE_FINAL ? "closeFinal()" : "closeIfOpen()";
     }
 
-    private String hook(boolean startup) {
+    final String hook(boolean startup) {
         if (shared) {
             return startup ? "the opener" : "the closer";
         }
         return startup ? "startup()" : "shutdown()";
     }
 
-    private String hookFailed(boolean startup) {
+    final String hookFailed(boolean startup) {
         return name + ": " + hook(startup) + " failed";
     }
 
-    private static int phaseOf(long s) {
-        return (int) (s >>> PHASE_SHIFT) & 7;
-    }
-
-    private static long pack(long epochBits, int phase, int count) {
-        return epochBits | ((long) phase << PHASE_SHIFT) | (count & 0xFFFF_FFFFL);
-    }
-
-    /** What to add to the state to move it from phase {@code from} to {@code to}. */
-    private static long phaseDelta(int from, int to) {
-        return (long) (to - from) << PHASE_SHIFT;
+    /** The message of {@code op} called from inside the startup or the shutdown hook. */
+    final String calledInside(String op, boolean startup) {
+        return name + ": " + op + " called from inside " + hook(startup);
     }
 
     /** Changes the phase (under the lock) keeping any transient counts: one getAndAdd. */
-    private void addToState(long delta) {
+    final void addToState(long delta) {
         STATE.getAndAdd(this, delta);
     }
 
-    private boolean casState(long expect, long update) {
+    final boolean casState(long expect, long update) {
         return STATE.compareAndSet(this, expect, update);
-    }
-
-    /**
-     * One open's handle: closes it exactly once, even if several threads race. {@link Shared}'s
-     * lease extends it, so both close once through the same flag.
-     */
-    static class OpenHandle implements Handle {
-        final MultiOpen owner;
-        private final CallSites.@Nullable Site site;
-        private volatile int closed;
-
-        OpenHandle(MultiOpen owner, CallSites.@Nullable Site site) {
-            this.owner = owner;
-            this.site = site;
-        }
-
-        @Override
-        public final void close() {
-            if (closed == 0 && HANDLE_CLOSED.compareAndSet(this, 0, 1)) {
-                owner.release(CLOSE, site);
-            }
-        }
-
-        @Override
-        public final boolean isClosed() {
-            return closed != 0;
-        }
-
-        @Override
-        public String toString() {
-            return "Handle[" + owner.name + (closed != 0 ? "]{closed}" : "]{open}");
-        }
     }
 
     // VarHandle mechanics
     private static final VarHandle STATE;
-    private static final VarHandle HANDLE_CLOSED;
 
     static {
         try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            STATE = l.findVarHandle(MultiOpen.class, "state", long.class);
-            HANDLE_CLOSED = l.findVarHandle(OpenHandle.class, "closed", int.class);
+            STATE = MethodHandles.lookup().findVarHandle(MultiOpen.class, "state", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

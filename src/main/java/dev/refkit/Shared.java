@@ -204,9 +204,9 @@ public final class Shared<T> {
 
     /**
      * One acquire's lease: releases it exactly once, even if several threads race (the
-     * close-once flag is {@link MultiOpen.OpenHandle}'s).
+     * close-once flag is {@link MultiOpenHandle}'s).
      */
-    private static final class SharedLease<T> extends MultiOpen.OpenHandle implements Lease<T> {
+    private static final class SharedLease<T> extends MultiOpenHandle implements Lease<T> {
         private final T value;
 
         SharedLease(Engine<T> engine, T value, CallSites.@Nullable Site site) {
