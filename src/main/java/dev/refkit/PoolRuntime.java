@@ -75,7 +75,8 @@ final class PoolRuntime {
 
     /**
      * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
-     * would hold one of the few carrier threads that the object's holder may need.
+     * would hold one of the few carrier threads that the object's holder may need. It
+     * yields a few times instead before it parks.
      */
     static boolean isVirtual(Thread t) {
         MethodHandle mh = IS_VIRTUAL;

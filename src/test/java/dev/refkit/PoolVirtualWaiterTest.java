@@ -1,0 +1,88 @@
+package dev.refkit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.Method;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A virtual thread first in line yields a few times before it parks (see {@link PoolLine});
+ * these tests check that this never costs it its timeout or its interrupt, and that what it
+ * leaves behind is consistent. They need Java 21+ and are skipped on 17.
+ */
+@Timeout(30)
+final class PoolVirtualWaiterTest {
+
+    /** A virtual thread first in line with a short timeout times out, and leaves the line. */
+    @Test
+    @SuppressWarnings("try")
+    void borrow_virtualFirstInLineTimedOut_throwsTimeoutAndLeavesLine() throws Exception {
+        try (Pool<Object> pool = Pool.builder(Object::new).maxSize(1).name("vt").build()) {
+            Lease<Object> held = pool.borrow();
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            Thread t = startVirtual(() -> {
+                try (Lease<Object> l = pool.borrow(Duration.ofMillis(20))) {
+                    outcome.complete(null);
+                } catch (Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            assertInstanceOf(TimeoutException.class, outcome.get(10, TimeUnit.SECONDS));
+            t.join(TimeUnit.SECONDS.toMillis(10));
+            assertEquals(0, pool.stats().waiting());
+            assertEquals(1, pool.stats().timeouts());
+            held.close();
+            assertNotNull(pool.tryBorrow(), "the object must be idle, not granted to the leaver");
+        }
+    }
+
+    /** A virtual thread waiting in line is interrupted: it throws and holds nothing. */
+    @Test
+    @SuppressWarnings("try")
+    void borrow_virtualWaiterInterrupted_throwsAndHoldsNothing() throws Exception {
+        try (Pool<Object> pool = Pool.builder(Object::new).maxSize(1).name("vt").build()) {
+            Lease<Object> held = pool.borrow();
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            Thread t = startVirtual(() -> {
+                try (Lease<Object> l = pool.borrow()) {
+                    outcome.complete(null);
+                } catch (Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (pool.stats().waiting() == 0) { // the waiter is in line: no latch can say so
+                assertTrue(System.nanoTime() - deadline < 0, "the waiter never joined the line");
+                Thread.onSpinWait();
+            }
+            t.interrupt();
+            Throwable e = outcome.get(10, TimeUnit.SECONDS);
+            assertInstanceOf(InterruptedException.class, e);
+            assertEquals("vt: interrupted while waiting", e.getMessage());
+            t.join(TimeUnit.SECONDS.toMillis(10));
+            assertEquals(0, pool.stats().waiting());
+            held.close();
+            assertNotNull(pool.tryBorrow(), "the object must be idle, not granted to the leaver");
+        }
+    }
+
+    private static Thread startVirtual(Runnable task) throws Exception {
+        Method start;
+        try {
+            start = Thread.class.getMethod("startVirtualThread", Runnable.class);
+        } catch (NoSuchMethodException e) {
+            Assumptions.assumeTrue(false, "virtual threads need Java 21+");
+            throw new AssertionError(e);
+        }
+        return (Thread) start.invoke(null, task);
+    }
+}
