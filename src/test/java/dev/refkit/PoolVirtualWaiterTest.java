@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.reflect.Method;
 import java.time.Duration;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -24,20 +25,12 @@ final class PoolVirtualWaiterTest {
 
     /** A virtual thread first in line with a short timeout times out, and leaves the line. */
     @Test
-    @SuppressWarnings("try")
     void borrow_virtualFirstInLineTimedOut_throwsTimeoutAndLeavesLine() throws Exception {
         try (Pool<Object> pool = Pool.builder(Object::new).maxSize(1).name("vt").build()) {
             Lease<Object> held = pool.borrow();
-            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
-            Thread t = startVirtual(() -> {
-                try (Lease<Object> l = pool.borrow(Duration.ofMillis(20))) {
-                    outcome.complete(null);
-                } catch (Throwable e) {
-                    outcome.complete(e);
-                }
-            });
-            assertInstanceOf(TimeoutException.class, outcome.get(10, TimeUnit.SECONDS));
-            t.join(TimeUnit.SECONDS.toMillis(10));
+            Borrower b = startBorrower(() -> pool.borrow(Duration.ofMillis(20)));
+            assertInstanceOf(TimeoutException.class, b.outcome().get(10, TimeUnit.SECONDS));
+            b.thread().join(TimeUnit.SECONDS.toMillis(10));
             assertEquals(0, pool.stats().waiting());
             assertEquals(1, pool.stats().timeouts());
             held.close();
@@ -47,32 +40,42 @@ final class PoolVirtualWaiterTest {
 
     /** A virtual thread waiting in line is interrupted: it throws and holds nothing. */
     @Test
-    @SuppressWarnings("try")
     void borrow_virtualWaiterInterrupted_throwsAndHoldsNothing() throws Exception {
         try (Pool<Object> pool = Pool.builder(Object::new).maxSize(1).name("vt").build()) {
             Lease<Object> held = pool.borrow();
-            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
-            Thread t = startVirtual(() -> {
-                try (Lease<Object> l = pool.borrow()) {
-                    outcome.complete(null);
-                } catch (Throwable e) {
-                    outcome.complete(e);
-                }
-            });
+            Borrower b = startBorrower(pool::borrow);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (pool.stats().waiting() == 0) { // the waiter is in line: no latch can say so
                 assertTrue(System.nanoTime() - deadline < 0, "the waiter never joined the line");
                 Thread.onSpinWait();
             }
-            t.interrupt();
-            Throwable e = outcome.get(10, TimeUnit.SECONDS);
+            b.thread().interrupt();
+            Throwable e = b.outcome().get(10, TimeUnit.SECONDS);
             assertInstanceOf(InterruptedException.class, e);
             assertEquals("vt: interrupted while waiting", e.getMessage());
-            t.join(TimeUnit.SECONDS.toMillis(10));
+            b.thread().join(TimeUnit.SECONDS.toMillis(10));
             assertEquals(0, pool.stats().waiting());
             held.close();
             assertNotNull(pool.tryBorrow(), "the object must be idle, not granted to the leaver");
         }
+    }
+
+    /** A virtual thread that borrows once, and what its borrow threw (null if it got one). */
+    private record Borrower(Thread thread, CompletableFuture<Throwable> outcome) {
+    }
+
+    /** Starts a virtual thread that runs {@code borrow} and closes the lease it gets. */
+    @SuppressWarnings("try")
+    private static Borrower startBorrower(Callable<Lease<Object>> borrow) throws Exception {
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        Thread t = startVirtual(() -> {
+            try (Lease<Object> l = borrow.call()) {
+                outcome.complete(null);
+            } catch (Throwable e) {
+                outcome.complete(e);
+            }
+        });
+        return new Borrower(t, outcome);
     }
 
     private static Thread startVirtual(Runnable task) throws Exception {
