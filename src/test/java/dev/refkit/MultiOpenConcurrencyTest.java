@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
@@ -44,6 +45,26 @@ final class MultiOpenConcurrencyTest {
 
     private static void await(CountDownLatch l) throws InterruptedException {
         assertTrue(l.await(WAIT_S, TimeUnit.SECONDS), "timed out");
+    }
+
+    /**
+     * Runs {@code waiting} on a new thread, interrupts that thread once it is parked, and
+     * asserts that the call threw {@link InterruptedException}.
+     */
+    private static void assertInterruptedWhileParked(Callable<?> waiting)
+            throws InterruptedException {
+        AtomicReference<Throwable> got = new AtomicReference<>();
+        Thread t = start(() -> {
+            try {
+                waiting.call();
+            } catch (Throwable e) {
+                got.set(e);
+            }
+        });
+        awaitParked(t);
+        t.interrupt();
+        t.join(WAIT_S * 1000);
+        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
     }
 
     /** Proves an opener that arrives during startup() waits and then sees its effects. */
@@ -180,18 +201,7 @@ final class MultiOpenConcurrencyTest {
         };
         Thread first = start(r::open);
         await(inStartup);
-        AtomicReference<Throwable> got = new AtomicReference<>();
-        Thread second = start(() -> {
-            try {
-                r.openInterruptibly();
-            } catch (Throwable t) {
-                got.set(t);
-            }
-        });
-        awaitParked(second);
-        second.interrupt();
-        second.join(WAIT_S * 1000);
-        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
+        assertInterruptedWhileParked(r::openInterruptibly);
         release.countDown();
         first.join(WAIT_S * 1000);
         assertEquals(1, r.openCount());
@@ -210,18 +220,7 @@ final class MultiOpenConcurrencyTest {
         r.open();
         Thread closer = start(r::close);
         await(inShutdown);
-        AtomicReference<Throwable> got = new AtomicReference<>();
-        Thread opener = start(() -> {
-            try {
-                r.openInterruptibly();
-            } catch (Throwable t) {
-                got.set(t);
-            }
-        });
-        awaitParked(opener);
-        opener.interrupt();
-        opener.join(WAIT_S * 1000);
-        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
+        assertInterruptedWhileParked(r::openInterruptibly);
         release.countDown();
         closer.join(WAIT_S * 1000);
         assertEquals(MultiOpen.State.CLOSED, r.state());
@@ -333,18 +332,7 @@ final class MultiOpenConcurrencyTest {
     void join_interruptedWhileWaiting_throws() throws Exception {
         MultiOpenTest.Res r = new MultiOpenTest.Res();
         r.open();
-        AtomicReference<Throwable> got = new AtomicReference<>();
-        Thread joiner = start(() -> {
-            try {
-                r.join(Duration.ofDays(1));
-            } catch (Throwable t) {
-                got.set(t);
-            }
-        });
-        awaitParked(joiner);
-        joiner.interrupt();
-        joiner.join(WAIT_S * 1000);
-        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
+        assertInterruptedWhileParked(() -> r.join(Duration.ofDays(1)));
     }
 
     /** Proves that threads racing to close one Handle close its open exactly once. */
