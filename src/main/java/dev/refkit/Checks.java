@@ -91,4 +91,19 @@ final class Checks {
         }
         return new LifecycleException(message, t);
     }
+
+    /**
+     * Translates a throwable that user code threw in another thread, for rethrowing to a
+     * thread that waited for it: as {@link #unchecked}, except that the current thread's
+     * interrupt flag is left alone (the interrupt, if any, was the other thread's).
+     */
+    static RuntimeException uncheckedForWaiter(Throwable t, String message) {
+        if (t instanceof RuntimeException) {
+            return (RuntimeException) t;
+        }
+        if (t instanceof Error) {
+            throw (Error) t;
+        }
+        return new LifecycleException(message, t);
+    }
 }

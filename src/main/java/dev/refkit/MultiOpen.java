@@ -35,6 +35,16 @@ import org.jspecify.annotations.Nullable;
  * {@link #finalizeLater()} says so. A later open starts a new cycle. {@code startup()} and
  * {@code shutdown()} each run exactly once per cycle and never at the same time.
  *
+ * <p><b>Openers that wait share one startup.</b> An open that arrives while
+ * {@code startup()} runs is counted into that cycle the moment it arrives: when startup
+ * returns, every such opener holds an open of the new cycle, so the cycle cannot end (and
+ * {@code shutdown()} cannot run) until each of them has closed too, even if the thread that
+ * ran startup closes at once. An open that arrives while {@code shutdown()} runs waits for
+ * it, and all the openers that arrived meanwhile share the next cycle's one startup: one of
+ * them runs it, the others are counted into it. If that startup fails, none of them is
+ * counted and each throws the failure. So however many threads open and close at once,
+ * {@code startup()} runs once per overlapping batch of opens, not once per opener.
+ *
  * <p><b>Thread safety.</b> Every public method is safe to call from any thread. An
  * {@code open()} or {@code close()} that does not move the count to or from zero takes no
  * lock: an open is one atomic add on one {@code long} field (like Netty's {@code retain()}),
@@ -43,12 +53,13 @@ import org.jspecify.annotations.Nullable;
  * threads hammering one object take turns with its cache line). The first open and the
  * last close take this object's lifecycle lock (a {@link ReentrantLock}, never
  * {@code synchronized}, so virtual threads do not pin) and run the hook <em>while holding
- * it</em>: an open that arrives meanwhile waits for the hook to finish. The lock is this
- * object's own; no other object's work waits on it.
+ * it</em>: an open that arrives meanwhile waits for the hook to finish (on the startup
+ * attempt it joined, not on the lock, except for the one opener that will run the next
+ * startup). The lock is this object's own; no other object's work waits on it.
  * {@link #state()}, {@link #openCount()} and {@link #toString()} never block.
  *
  * <p><b>Memory consistency effects.</b> {@code startup()} happens-before every
- * {@code open()} of its cycle returns. Actions in a thread before it calls {@code close()}
+ * {@code open()} of its cycle returns, including those of the openers that waited for it. Actions in a thread before it calls {@code close()}
  * (or closes a {@link Handle}) happen-before {@code shutdown()} of that cycle runs, and
  * {@code shutdown()} happens-before {@code join()} returns for that cycle.
  *
@@ -102,8 +113,11 @@ public abstract class MultiOpen {
 
     /** Count, phase and epoch, packed as {@link MultiOpenWord} describes. */
     volatile long state;
-    /** The latest startup attempt; set under the lock before the state says STARTING. */
-    volatile MultiOpenCycle.@Nullable Attempt attempt;
+    /**
+     * The startup attempt an opener that finds the phase not OPEN joins: the one running in
+     * STARTING, else a fresh one for the next cycle. Replaced only by that attempt's starter.
+     */
+    volatile MultiOpenCycle.Attempt attempt = new MultiOpenCycle.Attempt();
     /** Released when the current cycle is finalized; null when there is none pending. */
     volatile @Nullable CountDownLatch finalized;
     /** finalizeNow() was called from inside shutdown(); guarded by lock. */
@@ -152,7 +166,8 @@ public abstract class MultiOpen {
      * opener waits until it returns. Does nothing by default.
      *
      * @throws Exception if the resource cannot start; the opener and every opener waiting on
-     *     this attempt throw it, the count goes back to 0 and the next open tries again
+     *     this attempt throw it (see {@link #open()}), none of them is counted, and the next
+     *     open tries again
      */
     protected void startup() throws Exception {}
 
@@ -182,7 +197,9 @@ public abstract class MultiOpen {
 
     /**
      * Opens this object: increments the count, and on the first open of a cycle runs
-     * {@link #startup()} in this thread. Returns once startup has finished, whoever ran it.
+     * {@link #startup()} in this thread. Returns once startup has finished, whoever ran it;
+     * an open that waited for another thread's startup is counted into that startup's cycle
+     * (see the class Javadoc), so it returns holding an open of a cycle that is OPEN.
      *
      * <p><b>Blocking and interrupts.</b> Blocks while another thread runs {@code startup()}
      * or {@code shutdown()}, like {@link java.util.concurrent.locks.Lock#lock()}: an interrupt
@@ -190,8 +207,12 @@ public abstract class MultiOpen {
      *
      * @return a handle whose {@link Handle#close()} closes this open exactly once
      * @throws RuntimeException if {@code startup()} threw, in this thread or in the thread
-     *     whose startup this call waited for: an unchecked exception as itself, a checked one
-     *     wrapped in a {@link LifecycleException}; the open is not counted
+     *     whose startup this call waited for; the open is not counted. An unchecked exception
+     *     or {@link Error} is rethrown as that same object in every opener of the attempt; a
+     *     checked one is wrapped in a {@link LifecycleException} ({@code "NAME: startup()
+     *     failed"}), a new one for each opener, each with that exception as its cause. Only
+     *     the thread that ran startup gets its interrupt flag set again if startup threw
+     *     {@link InterruptedException}; the waiters' flags are left alone.
      * @throws IllegalStateException if called from inside this object's own
      *     {@code startup()} or {@code shutdown()}, or if the count would overflow
      */
@@ -203,11 +224,16 @@ public abstract class MultiOpen {
 
     /**
      * Opens this object like {@link #open()}, but gives up if the thread is interrupted
-     * before or while it waits, and then the open is not counted.
+     * before or while it waits, and then the open is not counted and nothing is changed
+     * (an opener that gives up while it was to run the next startup hands that task to the
+     * openers waiting with it). If the interrupt comes just as the startup it waited for
+     * ends, so that the open is already counted, this returns the handle with the
+     * interrupt flag set.
      *
      * @return a handle whose {@link Handle#close()} closes this open exactly once
-     * @throws InterruptedException if the thread is interrupted on entry or while waiting
-     *     for another thread's {@code startup()} or {@code shutdown()} (the flag is cleared)
+     * @throws InterruptedException {@code "NAME: interrupted in openInterruptibly()"} if the
+     *     thread is interrupted on entry or while waiting for another thread's
+     *     {@code startup()} or {@code shutdown()} (the flag is cleared)
      * @throws RuntimeException if {@code startup()} threw (see {@link #open()})
      * @throws IllegalStateException if called from inside this object's own hooks, or if
      *     the count would overflow
@@ -229,7 +255,7 @@ public abstract class MultiOpen {
     /** Counts one open without making a handle, interruptibly (for {@link Shared}). */
     final void acquireInterruptibly() throws InterruptedException {
         if (Thread.interrupted()) {
-            throw new InterruptedException(name + ": interrupted before open");
+            throw new InterruptedException(name + ": interrupted in " + interruptibleOpenOp());
         }
         long prev = (long) STATE.getAndAdd(this, 1L);
         if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
@@ -291,7 +317,8 @@ public abstract class MultiOpen {
      * Closes like {@link #close()}, then throws if that was not the last open (the count
      * stays decremented).
      *
-     * @throws IllegalStateException {@code "NAME: closeFinal() but N opens remain"} if other
+     * @throws IllegalStateException {@code "NAME: closeFinal() but 2 opens remain"} (or
+     *     {@code "but 1 open remains"}) if other
      *     opens remain (with tracing on, naming where they came from), or as {@link #close()}
      * @throws RuntimeException if {@code shutdown()} threw (see {@link #close()})
      */
@@ -349,7 +376,8 @@ public abstract class MultiOpen {
         }
         if (mode == CLOSE_FINAL && remaining > 0) {
             throw new IllegalStateException(name + ": closeFinal() but " + remaining
-                    + " opens remain" + (t == null ? "" : t.liveSuffix()));
+                    + (remaining == 1 ? " open remains" : " opens remain")
+                    + (t == null ? "" : t.liveSuffix()));
         }
         return true;
     }
@@ -421,12 +449,18 @@ public abstract class MultiOpen {
 
     /**
      * Waits until the current cycle is finalized: its last close has run {@code shutdown()}
-     * and, if {@link #finalizeLater()} said so, {@link #finalizeNow()} has been called (a
-     * startup that fails also ends the wait). Returns at once if no cycle is pending: never
-     * opened, or closed and finalized.
+     * and, if {@link #finalizeLater()} said so, {@link #finalizeNow()} has been called.
+     * Returns at once if no cycle is pending: never opened, or closed and finalized. A
+     * startup that fails ends the wait only if no earlier cycle was still waiting to be
+     * finalized: a failed startup from {@code FINALIZING} goes back to {@code FINALIZING},
+     * and this keeps waiting for {@code finalizeNow()}.
      *
-     * @throws InterruptedException if the thread is interrupted on entry or while waiting
-     *     (the flag is cleared)
+     * <p><b>Blocking and interrupts.</b> Blocks until then. Throws
+     * {@link InterruptedException} if the thread is interrupted on entry or while it waits,
+     * with the flag cleared and nothing changed.
+     *
+     * @throws InterruptedException {@code "NAME: interrupted in join()"} if the thread is
+     *     interrupted on entry or while waiting (the flag is cleared)
      * @throws IllegalStateException if called from inside this object's own hooks, which
      *     would wait for themselves
      */
@@ -434,9 +468,13 @@ public abstract class MultiOpen {
         CountDownLatch g = finalized;
         if (g != null) {
             checkNotInHook("join()");
-            g.await();
+            try {
+                g.await();
+            } catch (InterruptedException e) {
+                throw interruptedInJoin(e);
+            }
         } else if (Thread.interrupted()) {
-            throw new InterruptedException(name + ": interrupted in join()");
+            throw interruptedInJoin(null);
         }
     }
 
@@ -445,8 +483,8 @@ public abstract class MultiOpen {
      *
      * @param timeout how long to wait at most; zero just looks
      * @return true if no cycle is pending (any more), false if the time ran out
-     * @throws InterruptedException if the thread is interrupted on entry or while waiting
-     *     (the flag is cleared)
+     * @throws InterruptedException {@code "NAME: interrupted in join()"} if the thread is
+     *     interrupted on entry or while waiting (the flag is cleared)
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws IllegalStateException if called from inside this object's own hooks
@@ -456,12 +494,24 @@ public abstract class MultiOpen {
         CountDownLatch g = finalized;
         if (g != null) {
             checkNotInHook("join()");
-            return g.await(nanos, TimeUnit.NANOSECONDS);
+            try {
+                return g.await(nanos, TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                throw interruptedInJoin(e);
+            }
         }
         if (Thread.interrupted()) {
-            throw new InterruptedException(name + ": interrupted in join()");
+            throw interruptedInJoin(null);
         }
         return true;
+    }
+
+    private InterruptedException interruptedInJoin(@Nullable InterruptedException cause) {
+        InterruptedException e = new InterruptedException(name + ": interrupted in join()");
+        if (cause != null) {
+            e.initCause(cause);
+        }
+        return e;
     }
 
     private void checkNotInHook(String op) {
@@ -533,6 +583,10 @@ public abstract class MultiOpen {
     // The words of the misuse messages: a Shared's engine names its own operations.
     final String openOp() {
         return shared ? "acquire()" : "open()";
+    }
+
+    final String interruptibleOpenOp() {
+        return shared ? "acquireInterruptibly()" : "openInterruptibly()";
     }
 
     final String closeOp(int mode) {

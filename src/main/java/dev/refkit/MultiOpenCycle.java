@@ -3,6 +3,8 @@ package dev.refkit;
 import static dev.refkit.MultiOpenWord.*;
 
 import com.google.common.util.concurrent.Uninterruptibles;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import org.jspecify.annotations.Nullable;
@@ -50,14 +52,90 @@ final class MultiOpenCycle {
         }
     }
 
-    /** One startup attempt: openers that find it running wait on it instead of the lock. */
+    /**
+     * One startup attempt and the openers counted into it. An opener that finds the object
+     * not OPEN joins the current attempt: the first to join a fresh attempt becomes its
+     * starter (it takes the lifecycle lock and runs {@code startup()}); every later one is a
+     * member and waits on {@link #done}. The starter seals the attempt when startup ends,
+     * which fixes the members: on success they are all added to the count in the same
+     * getAndAdd that makes the phase OPEN, so the cycle cannot end until each of them has
+     * closed too; on failure none of them is counted and each throws the failure.
+     *
+     * <p>The {@code joined} word packs a sealed bit, a starter-claimed bit and the number of
+     * members; joining, leaving (an interrupted member) and sealing are CASes on it, so a
+     * member is counted exactly when it joined before the seal.
+     */
     static final class Attempt {
-        final long epoch;
-        final CountDownLatch done = new CountDownLatch(1);
-        @Nullable Throwable failure; // written before done.countDown(), read after await
+        static final int STARTER = 0;
+        static final int MEMBER = 1;
+        static final int TOO_LATE = 2;
 
-        Attempt(long epoch) {
-            this.epoch = epoch;
+        static final int PENDING = 0;
+        static final int SUCCEEDED = 1;
+        static final int FAILED = 2;
+        static final int ABANDONED = 3;
+
+        private static final int SEALED = 1 << 31;
+        private static final int CLAIMED = 1 << 30;
+        private static final int MEMBERS = CLAIMED - 1;
+
+        private volatile int joined;
+        final CountDownLatch done = new CountDownLatch(1);
+        // Written by the starter before done.countDown(), read by members after done.await().
+        int outcome = PENDING;
+        @Nullable Throwable failure;
+
+        /** Joins this attempt: returns STARTER, MEMBER, or TOO_LATE if it is sealed. */
+        int join() {
+            for (;;) {
+                int j = joined;
+                if ((j & SEALED) != 0) {
+                    return TOO_LATE;
+                }
+                if ((j & CLAIMED) == 0) {
+                    if (JOINED.compareAndSet(this, j, j | CLAIMED)) {
+                        return STARTER;
+                    }
+                } else if (JOINED.compareAndSet(this, j, j + 1)) {
+                    return MEMBER;
+                }
+            }
+        }
+
+        /** A member gives up: returns true if it left before the seal (it is not counted). */
+        boolean leave() {
+            for (;;) {
+                int j = joined;
+                if ((j & SEALED) != 0) {
+                    return false;
+                }
+                if (JOINED.compareAndSet(this, j, j - 1)) {
+                    return true;
+                }
+            }
+        }
+
+        /** Seals this attempt (the starter, once) and returns the number of members. */
+        int seal() {
+            return (int) JOINED.getAndBitwiseOr(this, SEALED) & MEMBERS;
+        }
+
+        /** Ends this attempt (the starter, once, after {@link #seal()}). */
+        void finish(int how, @Nullable Throwable t) {
+            outcome = how;
+            failure = t;
+            done.countDown();
+        }
+
+        // VarHandle mechanics
+        private static final VarHandle JOINED;
+
+        static {
+            try {
+                JOINED = MethodHandles.lookup().findVarHandle(Attempt.class, "joined", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
         }
     }
 
@@ -65,10 +143,11 @@ final class MultiOpenCycle {
 
     /**
      * Opens {@code m} the slow way, its transient 1 already taken back: counts the open
-     * once the phase is OPEN, waits for a startup another thread runs, or runs one.
+     * once the phase is OPEN, or joins the current startup attempt, as its starter or as a
+     * member counted into the cycle it starts.
      *
      * @throws InterruptedWhileOpening if {@code interruptibly} and the thread is interrupted
-     *     while it waits
+     *     while it waits; the open is then not counted
      */
     static void openSlow(MultiOpen m, boolean interruptibly) {
         for (;;) {
@@ -81,45 +160,103 @@ final class MultiOpenCycle {
                 if (m.casState(s, s + 1)) {
                     return;
                 }
-            } else if (phase == STARTING && !m.lock.isHeldByCurrentThread()) {
-                awaitAttempt(m, s, interruptibly);
-            } else if (startCycle(m, s, interruptibly)) {
-                return;
+                continue;
             }
-        }
-    }
-
-    /** Waits for the startup attempt seen in {@code s}; throws what it threw. */
-    private static void awaitAttempt(MultiOpen m, long s, boolean interruptibly) {
-        Attempt a = m.attempt;
-        if (a == null || a.epoch != (s & EPOCH_MASK)) {
-            return; // that attempt is over; look again
-        }
-        if (interruptibly) {
-            try {
-                a.done.await();
-            } catch (InterruptedException e) {
-                throw new InterruptedWhileOpening(e);
+            if ((phase == STARTING || phase == SHUTTING_DOWN) && m.lock.isHeldByCurrentThread()) {
+                throw new IllegalStateException(m.calledInside(m.openOp(), phase == STARTING));
             }
-        } else {
-            Uninterruptibles.awaitUninterruptibly(a.done);
-        }
-        Throwable failure = a.failure;
-        if (failure != null) {
-            throw Checks.unchecked(failure, m.hookFailed(true));
+            Attempt a = m.attempt;
+            switch (a.join()) {
+                case Attempt.STARTER:
+                    if (startCycle(m, a, interruptibly)) {
+                        return;
+                    }
+                    break; // found OPEN under the lock: look again
+                case Attempt.MEMBER:
+                    if (awaitAsMember(m, a, interruptibly)) {
+                        return;
+                    }
+                    break; // its starter gave up: look again
+                case Attempt.TOO_LATE:
+                    awaitSealed(m, a, interruptibly); // it is about to publish its outcome
+                    break;
+                default:
+                    throw new AssertionError("join() returned an unknown role");
+            }
         }
     }
 
     /**
-     * Takes the lifecycle lock and, if nobody opened meanwhile, runs the first open of a
-     * cycle. Returns true if this call counted the open, false to look again.
+     * Waits, as a member, for the attempt {@code a}. Returns true if it succeeded (this open
+     * is counted), false if its starter gave up without running it; throws what it threw.
      */
-    private static boolean startCycle(MultiOpen m, long seen, boolean interruptibly) {
+    private static boolean awaitAsMember(MultiOpen m, Attempt a, boolean interruptibly) {
+        if (interruptibly) {
+            try {
+                a.done.await();
+            } catch (InterruptedException e) {
+                if (a.leave()) {
+                    throw new InterruptedWhileOpening(interrupted(m, e));
+                }
+                // Sealed meanwhile: the outcome is decided and comes at once. If it counted
+                // this open, the open succeeds and the interrupt stays pending on the thread.
+                Uninterruptibles.awaitUninterruptibly(a.done);
+                Thread.currentThread().interrupt();
+                if (a.outcome == Attempt.ABANDONED) {
+                    Thread.interrupted();
+                    throw new InterruptedWhileOpening(interrupted(m, e));
+                }
+            }
+        } else {
+            Uninterruptibles.awaitUninterruptibly(a.done);
+        }
+        switch (a.outcome) {
+            case Attempt.SUCCEEDED:
+                return true;
+            case Attempt.ABANDONED:
+                return false;
+            case Attempt.FAILED:
+                throw Checks.uncheckedForWaiter(Objects.requireNonNull(a.failure),
+                        m.hookFailed(true));
+            default:
+                throw new AssertionError("attempt outcome " + a.outcome);
+        }
+    }
+
+    /** Waits for a sealed attempt to publish its outcome (a moment at most). */
+    private static void awaitSealed(MultiOpen m, Attempt a, boolean interruptibly) {
+        if (interruptibly) {
+            try {
+                a.done.await();
+            } catch (InterruptedException e) {
+                throw new InterruptedWhileOpening(interrupted(m, e));
+            }
+        } else {
+            Uninterruptibles.awaitUninterruptibly(a.done);
+        }
+    }
+
+    private static InterruptedException interrupted(MultiOpen m, InterruptedException cause) {
+        InterruptedException e = new InterruptedException(
+                m.nameForMessages() + ": interrupted in " + m.interruptibleOpenOp());
+        e.initCause(cause);
+        return e;
+    }
+
+    /**
+     * As the starter of the fresh attempt {@code a}: takes the lifecycle lock (waiting for a
+     * shutdown that runs) and, unless the object is OPEN by then, runs startup for a new
+     * cycle with every member of {@code a}. Returns true if this call counted the open,
+     * false to look again. If it gives up (an interrupt while waiting for the lock, or OPEN
+     * found) it abandons {@code a}, whose members then look again.
+     */
+    private static boolean startCycle(MultiOpen m, Attempt a, boolean interruptibly) {
         if (interruptibly) {
             try {
                 m.lock.lockInterruptibly();
             } catch (InterruptedException e) {
-                throw new InterruptedWhileOpening(e);
+                abandon(m, a);
+                throw new InterruptedWhileOpening(interrupted(m, e));
             }
         } else {
             m.lock.lock();
@@ -129,28 +266,38 @@ final class MultiOpenCycle {
             int phase = phaseOf(s);
             switch (phase) {
                 case OPEN:
-                    return false; // someone else started it; use the fast path
-                case STARTING:
-                    throw new IllegalStateException(m.calledInside(m.openOp(), true));
-                case SHUTTING_DOWN:
-                    throw new IllegalStateException(m.calledInside(m.openOp(), false));
+                    abandon(m, a); // opened meanwhile (a stale look at the phase); count there
+                    return false;
                 case NEW:
                 case FINALIZING:
                 case CLOSED:
-                    runStartup(m, s, phase);
+                    runStartup(m, a, s, phase);
                     return true;
-                default:
-                    throw new AssertionError("state " + Long.toHexString(s) + " seen " + seen);
+                default: // STARTING and SHUTTING_DOWN run only under the lock, which we hold
+                    throw new AssertionError("state " + Long.toHexString(s) + " under the lock");
             }
         } finally {
             m.lock.unlock();
         }
     }
 
-    /** Runs startup() for a new cycle; the caller holds the lock and the count is 0. */
-    private static void runStartup(MultiOpen m, long s, int previousPhase) {
-        Attempt a = new Attempt((s + EPOCH_ONE) & EPOCH_MASK); // epoch bits change only here
-        m.attempt = a;
+    /**
+     * The starter of the fresh attempt {@code a} gives up: a new attempt takes its place and
+     * its members look again. Only {@code a}'s starter writes {@code m.attempt} while
+     * {@code a} is current, so this needs no lock.
+     */
+    private static void abandon(MultiOpen m, Attempt a) {
+        a.seal();
+        m.attempt = new Attempt();
+        a.finish(Attempt.ABANDONED, null);
+    }
+
+    /**
+     * Runs startup() for a new cycle as the starter of {@code a}; the caller holds the lock
+     * and the phase is NEW, CLOSED or FINALIZING with a real count of 0. On success the
+     * members of {@code a} are counted into the cycle; on failure none is.
+     */
+    private static void runStartup(MultiOpen m, Attempt a, long s, int previousPhase) {
         CountDownLatch gate = m.finalized;
         boolean newGate = gate == null;
         if (newGate) {
@@ -165,13 +312,16 @@ final class MultiOpenCycle {
                 m.finalized = null;
                 g.countDown();
             }
+            a.seal();
             m.addToState(phaseDelta(STARTING, previousPhase) - 1);
-            a.failure = t;
-            a.done.countDown();
+            m.attempt = new Attempt();
+            a.finish(Attempt.FAILED, t);
             throw Checks.unchecked(t, m.hookFailed(true));
         }
-        m.addToState(phaseDelta(STARTING, OPEN));
-        a.done.countDown();
+        int members = a.seal();
+        m.addToState(phaseDelta(STARTING, OPEN) + members);
+        m.attempt = new Attempt();
+        a.finish(Attempt.SUCCEEDED, null);
     }
 
     // ---------------------------------------------------------------- closing
