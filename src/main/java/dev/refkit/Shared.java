@@ -21,7 +21,9 @@ import org.jspecify.annotations.Nullable;
  * {@code shutdown()} calls the closer, and every rule of {@code MultiOpen} holds: the opener
  * and the closer run exactly once per cycle, never at the same time, under this object's
  * lifecycle lock; an acquire or release that does not move the count to or from 0 is one atomic
- * operation and takes no lock.
+ * operation and takes no lock. An acquire that arrives while the opener (or the closer) runs
+ * waits for it and is counted into the cycle of the value it then gets, so a batch of
+ * overlapping acquires makes the value once, however soon the first of them releases.
  *
  * <p><b>Thread safety.</b> Safe for use by any number of threads; a {@link Lease} may be
  * handed to another thread that closes it. {@link #state()}, {@link #openCount()} and
@@ -149,12 +151,38 @@ public final class Shared<T> {
     }
 
     /**
-     * Waits until the current value has been closed by its last release; returns at once
-     * if there is none. See {@link MultiOpen#join(Duration)}.
+     * Returns whether a value has been made at least once and none is live now: the last
+     * lease was released (the closer may still be running). False before the first
+     * successful acquire. Never blocks.
+     *
+     * @return true if {@link #state()} is {@code SHUTTING_DOWN}, {@code FINALIZING} or
+     *     {@code CLOSED}
+     */
+    public boolean isClosed() {
+        return engine.isClosed();
+    }
+
+    /**
+     * Waits until the current value has been closed by its last release (the closer has
+     * returned); returns at once if there is none. See {@link MultiOpen#join()}.
+     *
+     * <p><b>Memory consistency effects.</b> The closer happens-before this returns.
+     *
+     * @throws InterruptedException {@code "NAME: interrupted in join()"} if the thread is
+     *     interrupted on entry or while waiting (the flag is cleared)
+     * @throws IllegalStateException if called from inside the opener or the closer
+     */
+    public void join() throws InterruptedException {
+        engine.join();
+    }
+
+    /**
+     * Waits like {@link #join()}, at most for {@code timeout}.
      *
      * @param timeout how long to wait at most
      * @return true if no value is live (any more), false if the time ran out
-     * @throws InterruptedException if the thread is interrupted on entry or while waiting
+     * @throws InterruptedException {@code "NAME: interrupted in join()"} if the thread is
+     *     interrupted on entry or while waiting (the flag is cleared)
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws IllegalStateException if called from inside the opener or the closer
@@ -218,7 +246,7 @@ public final class Shared<T> {
         public T get() {
             if (isClosed()) {
                 throw new IllegalStateException(
-                        owner.nameForMessages() + ": get() on a closed lease");
+                        owner.nameForMessages() + ": lease already closed");
             }
             return value;
         }

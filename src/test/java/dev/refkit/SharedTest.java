@@ -93,7 +93,7 @@ final class SharedTest {
         Lease<Conn> l = s.acquire();
         l.close();
         IllegalStateException e = assertThrows(IllegalStateException.class, l::get);
-        assertEquals("conn: get() on a closed lease", e.getMessage());
+        assertEquals("conn: lease already closed", e.getMessage());
     }
 
     @Test
@@ -215,6 +215,42 @@ final class SharedTest {
         assertFalse(s.join(Duration.ofMillis(10)));
         l.close();
         assertTrue(s.join(Duration.ZERO));
+    }
+
+    /** Proves join() without a timeout waits for the last release on another thread. */
+    @Test
+    void join_untimed_returnsAfterLastReleaseClosedTheValue() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean closedBeforeJoinReturned =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        Shared<Conn> s = Shared.of("conn", Conn::new, c -> closedBeforeJoinReturned.set(true));
+        s.join(); // nothing live: returns at once
+        Lease<Conn> l = s.acquire();
+        java.util.concurrent.CountDownLatch joining = new java.util.concurrent.CountDownLatch(1);
+        Thread releaser = new Thread(() -> {
+            try {
+                assertTrue(joining.await(20, java.util.concurrent.TimeUnit.SECONDS));
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            l.close();
+        });
+        releaser.start();
+        joining.countDown();
+        s.join();
+        assertTrue(closedBeforeJoinReturned.get());
+        releaser.join();
+    }
+
+    /** Proves isClosed() is false before the first acquire and while leased, true after. */
+    @Test
+    void isClosed_acrossLifecycle_falseUntilLastRelease() {
+        Shared<Conn> s = Shared.of("conn", Conn::new);
+        assertFalse(s.isClosed());
+        Lease<Conn> l = s.acquire();
+        assertFalse(s.isClosed());
+        l.close();
+        assertTrue(s.isClosed());
+        assertEquals(MultiOpen.State.CLOSED, s.state());
     }
 
     /** Proves concurrent acquirers get a live value, opened once per cycle, never closed. */
