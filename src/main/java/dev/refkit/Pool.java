@@ -178,7 +178,7 @@ public final class Pool<T> implements AutoCloseable {
         return new Builder<>(factory);
     }
 
-    /** @return the pool's name, as given to {@link Builder#name(String)} */
+    /** {@return the pool's name, as given to {@link Builder#name(String)}} */
     public String name() {
         return name;
     }
@@ -779,7 +779,7 @@ public final class Pool<T> implements AutoCloseable {
         line.drain();
     }
 
-    /** @return the most objects alive at once, or 0 for an unbounded pool */
+    /** {@return the most objects alive at once, or 0 for an unbounded pool} */
     public int maxSize() {
         return maxSize;
     }
@@ -864,7 +864,7 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
-    /** @return true once {@link #close()} has been called */
+    /** {@return true once {@link #close()} has been called} */
     public boolean isClosed() {
         return (ctl & CLOSED) != 0;
     }

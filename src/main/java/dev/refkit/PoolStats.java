@@ -35,52 +35,52 @@ public final class PoolStats {
         this.longestWait = Objects.requireNonNull(longestWait, "longestWait");
     }
 
-    /** @return the objects alive (idle or lent) */
+    /** {@return the objects alive (idle or lent)} */
     public int size() {
         return size;
     }
 
-    /** @return the objects alive and not lent */
+    /** {@return the objects alive and not lent} */
     public int idle() {
         return idle;
     }
 
-    /** @return the objects lent (or, for a moment, being returned or checked) */
+    /** {@return the objects lent (or, for a moment, being returned or checked)} */
     public int lent() {
         return size - idle;
     }
 
-    /** @return the borrowers waiting for an object, threads and futures alike */
+    /** {@return the borrowers waiting for an object, threads and futures alike} */
     public int waiting() {
         return waiting;
     }
 
-    /** @return the objects the factory has made since the pool was built */
+    /** {@return the objects the factory has made since the pool was built} */
     public long created() {
         return created;
     }
 
-    /** @return the objects destroyed since the pool was built */
+    /** {@return the objects destroyed since the pool was built} */
     public long destroyed() {
         return destroyed;
     }
 
-    /** @return the leases lent since the pool was built */
+    /** {@return the leases lent since the pool was built} */
     public long borrows() {
         return borrows;
     }
 
-    /** @return the timed borrows that gave up with a {@code TimeoutException} */
+    /** {@return the timed borrows that gave up with a {@code TimeoutException}} */
     public long timeouts() {
         return timeouts;
     }
 
-    /** @return the calls to the factory that threw or returned null */
+    /** {@return the calls to the factory that threw or returned null} */
     public long failedCreations() {
         return failedCreations;
     }
 
-    /** @return the longest time a borrower waited before it was served */
+    /** {@return the longest time a borrower waited before it was served} */
     public Duration longestWait() {
         return longestWait;
     }

@@ -15,10 +15,13 @@ public final class Demo {
      * @throws Exception if a demo fails
      */
     public static void main(String[] args) throws Exception {
+        System.out.println("Refkit demo on Java " + Runtime.version()
+                + " (" + System.getProperty("java.home") + ")");
+        System.out.println();
         System.out.println("== MultiOpen and Shared: one resource, many threads");
         MultiOpenDemo.run();
         System.out.println();
-        System.out.println("== RunState: a daemon loop that stops promptly (Ctrl-C stops it early)");
+        System.out.println("== RunState: a daemon loop that stops promptly (Ctrl-C stops it; it also stops itself after ~2 s)");
         RunStateDemo.run();
         System.out.println();
         System.out.println("== Pool: costly objects made once, lent through try-with-resources");

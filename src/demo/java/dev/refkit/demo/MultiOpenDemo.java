@@ -53,7 +53,7 @@ final class MultiOpenDemo {
      */
     @SuppressWarnings("try") // the handles only mark the opens
     static void run() throws Exception {
-        System.out.println("== MultiOpen: 4 workers share one DbClient");
+        System.out.println("-- MultiOpen: 4 workers share one DbClient");
         DbClient db = new DbClient();
         for (int round = 1; round <= 2; round++) {
             System.out.println(" round " + round + ", state " + db);
@@ -83,7 +83,7 @@ final class MultiOpenDemo {
             System.out.println(" after round " + round + ": " + db);
         }
 
-        System.out.println("== Shared<T>: one value made on the first acquire, closed on the last");
+        System.out.println("-- Shared<T>: one value made on the first acquire, closed on the last");
         AtomicInteger made = new AtomicInteger();
         Shared<Queue<String>> log = Shared.of("log", () -> {
             System.out.println("  [log] opener: making buffer #" + made.incrementAndGet());

@@ -36,7 +36,6 @@ final class PoolDemo {
      * @throws Exception if the demo fails
      */
     static void run() throws Exception {
-        System.out.println("== Pool ==");
         Pool<Conn> pool = Pool.builder(Conn::new).name("db").maxSize(2).build();
 
         try (Lease<Conn> lease = pool.borrow()) {

@@ -17,7 +17,6 @@ final class RunStateDemo {
      * @throws Exception if the demo fails
      */
     static void run() throws Exception {
-        System.out.println("== RunState: a daemon loop (Ctrl-C stops it; it also stops itself after ~2 s)");
         RunState indexer = new RunState("indexer");
         indexer.onStart(r -> System.out.println("  started " + r));
         indexer.onCancel(r -> System.out.println("  cancelled " + r));
