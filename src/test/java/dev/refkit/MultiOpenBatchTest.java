@@ -1,5 +1,11 @@
 package dev.refkit;
 
+import static dev.refkit.TestThreads.WAIT_S;
+import static dev.refkit.TestThreads.assertInterruptedWhileParked;
+import static dev.refkit.TestThreads.await;
+import static dev.refkit.TestThreads.awaitParked;
+import static dev.refkit.TestThreads.joinAll;
+import static dev.refkit.TestThreads.start;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -28,34 +34,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(60)
 final class MultiOpenBatchTest {
 
-    private static final long WAIT_S = 20;
     private static final int CYCLES = 30;
     private static final int WAITERS = 6;
-
-    private static void awaitParked(Thread t) {
-        while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) {
-            assertTrue(t.isAlive(), "thread ended instead of waiting");
-            Thread.onSpinWait();
-        }
-    }
-
-    private static Thread start(Runnable r) {
-        Thread t = new Thread(r);
-        t.setDaemon(true);
-        t.start();
-        return t;
-    }
-
-    private static void await(CountDownLatch l) throws InterruptedException {
-        assertTrue(l.await(WAIT_S, TimeUnit.SECONDS), "timed out");
-    }
-
-    private static void joinAll(List<Thread> threads) throws InterruptedException {
-        for (Thread t : threads) {
-            t.join(WAIT_S * 1000);
-            assertFalse(t.isAlive(), t + " still running");
-        }
-    }
 
     /** A thread that opens {@code r} and closes at once, recording any failure. */
     private static Thread openAndClose(MultiOpen r, ConcurrentLinkedQueue<Throwable> failures) {
@@ -252,22 +232,15 @@ final class MultiOpenBatchTest {
         r.open();
         Thread closer = start(r::close);
         await(inShutdown);
-        AtomicReference<Throwable> firstGot = new AtomicReference<>();
-        Thread first = start(() -> {
-            try {
-                r.openInterruptibly();
-            } catch (Throwable t) {
-                firstGot.set(t);
-            }
-        });
-        awaitParked(first);
+        TestThreads.Call first = TestThreads.startCall(r::openInterruptibly);
+        awaitParked(first.thread);
         AtomicReference<Handle> second = new AtomicReference<>();
         Thread secondThread = start(() -> second.set(r.open()));
         awaitParked(secondThread);
-        first.interrupt();
-        first.join(WAIT_S * 1000);
-        assertTrue(firstGot.get() instanceof InterruptedException, String.valueOf(firstGot.get()));
-        assertEquals("db: interrupted in openInterruptibly()", firstGot.get().getMessage());
+        first.thread.interrupt();
+        Throwable firstGot = first.join();
+        assertTrue(firstGot instanceof InterruptedException, String.valueOf(firstGot));
+        assertEquals("db: interrupted in openInterruptibly()", firstGot.getMessage());
         assertEquals(MultiOpen.State.SHUTTING_DOWN, r.state());
         release.countDown();
         closer.join(WAIT_S * 1000);
@@ -292,19 +265,8 @@ final class MultiOpenBatchTest {
         };
         Thread starter = start(() -> r.open().close());
         await(inStartup);
-        AtomicReference<Throwable> got = new AtomicReference<>();
-        Thread member = start(() -> {
-            try {
-                r.openInterruptibly();
-            } catch (Throwable t) {
-                got.set(t);
-            }
-        });
-        awaitParked(member);
-        member.interrupt();
-        member.join(WAIT_S * 1000);
-        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
-        assertEquals("db: interrupted in openInterruptibly()", got.get().getMessage());
+        InterruptedException got = assertInterruptedWhileParked(r::openInterruptibly);
+        assertEquals("db: interrupted in openInterruptibly()", got.getMessage());
         release.countDown();
         starter.join(WAIT_S * 1000);
         // The member left before startup ended: the starter's close was the last one.
@@ -317,19 +279,11 @@ final class MultiOpenBatchTest {
     void join_interrupted_messageNamesObject() throws Exception {
         MultiOpenTest.Res r = new MultiOpenTest.Res();
         Handle h = r.open();
-        AtomicReference<Throwable> got = new AtomicReference<>();
-        Thread joiner = start(() -> {
-            try {
-                r.join();
-            } catch (Throwable t) {
-                got.set(t);
-            }
+        InterruptedException got = assertInterruptedWhileParked(() -> {
+            r.join();
+            return null;
         });
-        awaitParked(joiner);
-        joiner.interrupt();
-        joiner.join(WAIT_S * 1000);
-        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
-        assertEquals("db: interrupted in join()", got.get().getMessage());
+        assertEquals("db: interrupted in join()", got.getMessage());
         Thread.currentThread().interrupt();
         InterruptedException e = assertThrows(InterruptedException.class,
                 () -> r.join(Duration.ofSeconds(1)));

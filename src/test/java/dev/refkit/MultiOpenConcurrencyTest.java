@@ -1,5 +1,10 @@
 package dev.refkit;
 
+import static dev.refkit.TestThreads.WAIT_S;
+import static dev.refkit.TestThreads.assertInterruptedWhileParked;
+import static dev.refkit.TestThreads.await;
+import static dev.refkit.TestThreads.awaitParked;
+import static dev.refkit.TestThreads.start;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -26,46 +31,6 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(30)
 final class MultiOpenConcurrencyTest {
 
-    private static final long WAIT_S = 20;
-
-    /** Spins (no sleep) until {@code t} is parked, so we know it is waiting. */
-    private static void awaitParked(Thread t) {
-        while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) {
-            assertTrue(t.isAlive(), "thread ended instead of waiting");
-            Thread.onSpinWait();
-        }
-    }
-
-    private static Thread start(Runnable r) {
-        Thread t = new Thread(r);
-        t.setDaemon(true);
-        t.start();
-        return t;
-    }
-
-    private static void await(CountDownLatch l) throws InterruptedException {
-        assertTrue(l.await(WAIT_S, TimeUnit.SECONDS), "timed out");
-    }
-
-    /**
-     * Runs {@code waiting} on a new thread, interrupts that thread once it is parked, and
-     * asserts that the call threw {@link InterruptedException}.
-     */
-    private static void assertInterruptedWhileParked(Callable<?> waiting)
-            throws InterruptedException {
-        AtomicReference<Throwable> got = new AtomicReference<>();
-        Thread t = start(() -> {
-            try {
-                waiting.call();
-            } catch (Throwable e) {
-                got.set(e);
-            }
-        });
-        awaitParked(t);
-        t.interrupt();
-        t.join(WAIT_S * 1000);
-        assertTrue(got.get() instanceof InterruptedException, String.valueOf(got.get()));
-    }
 
     /** Proves an opener that arrives during startup() waits and then sees its effects. */
     @Test
