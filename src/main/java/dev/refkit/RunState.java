@@ -508,8 +508,9 @@ public final class RunState {
      * @param duration how long to sleep; huge values mean practically forever
      * @return false at once if cancelled before or during the sleep; true if it slept the
      *     whole time
-     * @throws InterruptedException if the thread is interrupted while sleeping; the state
-     *     is unchanged
+     * @throws InterruptedException if the thread is interrupted before or while sleeping,
+     *     with the message {@code "indexer: interrupted in sleep()"}; the state is unchanged
+     *     and the interrupt flag is clear
      * @throws NullPointerException if {@code duration} is null
      * @throws IllegalArgumentException if {@code duration} is negative
      */
@@ -518,10 +519,10 @@ public final class RunState {
         if (isCancelled()) {
             return false;
         }
-        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, true)) {
+        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, "sleep()")) {
             return false;
         }
-        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, true);
+        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, "sleep()");
         return (state & CANCELLED) == 0;
     }
 
@@ -530,14 +531,15 @@ public final class RunState {
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted while waiting; the state is
-     *     unchanged
+     * @throws InterruptedException if the thread is interrupted before or while waiting,
+     *     with the message {@code "indexer: interrupted in awaitCancellation()"}; the state is
+     *     unchanged and the interrupt flag is clear
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, true);
+        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, "awaitCancellation()");
     }
 
     /**
@@ -547,18 +549,20 @@ public final class RunState {
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if stopped (at once if already stopped), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted while waiting; the state is
-     *     unchanged
+     * @throws InterruptedException if the thread is interrupted before or while waiting,
+     *     with the message {@code "indexer: interrupted in awaitStopped()"}; the state is
+     *     unchanged and the interrupt flag is clear
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        return awaitUntil(UNTIL_STOPPED, true, nanos, true);
+        return awaitUntil(UNTIL_STOPPED, true, nanos, "awaitStopped()");
     }
 
     // What a wait waits for, as reached(until) tests it.
-    private static final int UNTIL_CANCELLED = 0;
+    /** Cancelled; package-private for RunStateWaitersTest. */
+    static final int UNTIL_CANCELLED = 0;
     private static final int UNTIL_STOPPED = 1;
     /** For the shutdown hook ({@link RunStateTree}): stopped or idle, stop listeners returned. */
     static final int UNTIL_NOT_RUNNING = 2;
@@ -588,11 +592,14 @@ public final class RunState {
      * Parks until {@code reached(until)}; see {@link RunStateWaiters#awaitUntil}. Also called
      * by the shutdown hook ({@link RunStateTree}).
      *
-     * @throws InterruptedException if {@code interruptible} and the thread is interrupted
+     * @param interruptibleIn the public method that waits, named in the
+     *     InterruptedException's message, or null if the wait is not interruptible
+     * @throws InterruptedException if {@code interruptibleIn} is not null and the thread is
+     *     interrupted
      */
-    boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+    boolean awaitUntil(int until, boolean timed, long nanos, @Nullable String interruptibleIn)
             throws InterruptedException {
-        return waiters.awaitUntil(until, timed, nanos, interruptible);
+        return waiters.awaitUntil(until, timed, nanos, interruptibleIn);
     }
 
     /** Waits, not interruptibly, while PAUSED and not cancelled. */
@@ -601,7 +608,7 @@ public final class RunState {
             return;
         }
         try {
-            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, false);
+            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, null);
         } catch (InterruptedException e) {
             throw new AssertionError("uninterruptible wait threw", e);
         }

@@ -83,7 +83,7 @@ final class RunStateTree {
     private static void cancelAndWait(RunState run, long nanos) {
         run.cancel();
         try {
-            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, true, nanos, true)) {
+            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, true, nanos, "cancelOnShutdown()")) {
                 log.warn("{}: still {} {} after the shutdown cancel", run.name(), run.state(),
                         Duration.ofNanos(nanos));
             }
