@@ -48,6 +48,12 @@ import org.jspecify.annotations.Nullable;
  * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
  * it. A transition happens-before the listeners it runs.
  *
+ * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
+ * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
+ * included) does not stop the others: the remaining listeners run, the transition finishes
+ * (state changed, waiters woken), then the thread that made the transition gets the first
+ * Error, with any later ones {@linkplain Throwable#addSuppressed suppressed} on it.
+ *
  * <p><b>Example.</b>
  * <pre>{@code
  * RunState run = new RunState("indexer");
@@ -185,16 +191,20 @@ public final class RunState {
      *
      * @throws IllegalStateException if the state is {@code RUNNING}, {@code PAUSED} or
      *     {@code STOPPING}, e.g. {@code "indexer: start() while RUNNING"}
+     * @throws Error the first Error a start listener threw, once the run has started and
+     *     every start listener has run
      */
     public void start() {
-        startRun(true);
+        startRun(false);
     }
 
     /**
-     * Starts and returns the new run's number; if not IDLE or STOPPED, throws if
-     * {@code strict}, else returns 0 and changes nothing.
+     * Starts and returns the new run's number. If not IDLE or STOPPED: throws unless
+     * {@code forBody}, else returns 0 and changes nothing. If a start listener throws an
+     * Error and {@code forBody}, cancels and stops the new run (its body will not run)
+     * before rethrowing it.
      */
-    private long startRun(boolean strict) {
+    private long startRun(boolean forBody) {
         RunStateListeners.Entry[] toCall;
         long run;
         lock.lock();
@@ -202,7 +212,7 @@ public final class RunState {
             int s = state;
             int st = s & STATE_MASK;
             if (st != IDLE && st != STOPPED) {
-                if (strict) {
+                if (!forBody) {
                     throw illegal("start()", s);
                 }
                 return 0L;
@@ -214,7 +224,13 @@ public final class RunState {
         } finally {
             lock.unlock();
         }
-        RunStateListeners.fire(toCall, Event.START, this);
+        Error error = RunStateListeners.fire(toCall, Event.START, this, null);
+        if (error != null) {
+            if (forBody) {
+                cancelAndStop(run, error);
+            }
+            throw error;
+        }
         return run;
     }
 
@@ -224,6 +240,10 @@ public final class RunState {
      * {@code awaitCancellation}, {@code throwIfCancelled} or a pause, cancels the children,
      * then runs the cancel listeners in this thread. Does nothing if already cancelled.
      * Never throws because of the state.
+     *
+     * @throws Error the first Error a child's cancel or a cancel listener threw, once the
+     *     state has changed, the waiters are woken, every child is cancelled and every
+     *     cancel listener has run
      */
     public void cancel() {
         RunStateListeners.Entry[] toCall;
@@ -243,8 +263,11 @@ public final class RunState {
             lock.unlock();
         }
         RunStateWaiters.unparkAll(toWake);
-        RunStateTree.cancelAll(children);
-        RunStateListeners.fire(toCall, Event.CANCEL, this);
+        Error error = RunStateTree.cancelAll(children);
+        error = RunStateListeners.fire(toCall, Event.CANCEL, this, error);
+        if (error != null) {
+            throw error;
+        }
     }
 
     /**
@@ -303,6 +326,8 @@ public final class RunState {
      *
      * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
      *     {@code "indexer: stop() while IDLE"}
+     * @throws Error the first Error a stop listener threw, once the state is
+     *     {@code STOPPED}, every stop listener has run and {@code awaitStopped} is woken
      */
     public void stop() {
         if (!stopRun(0L)) {
@@ -331,17 +356,17 @@ public final class RunState {
             lock.unlock();
         }
         RunStateWaiters.unparkAll(toWake);
+        Error error = RunStateListeners.fire(toCall, Event.STOP, this, null);
+        lock.lock();
         try {
-            RunStateListeners.fire(toCall, Event.STOP, this);
+            stopsDone = Math.max(stopsDone, stopped);
+            toWake = waiters.take();
         } finally {
-            lock.lock();
-            try {
-                stopsDone = Math.max(stopsDone, stopped);
-                toWake = waiters.take();
-            } finally {
-                lock.unlock();
-            }
-            RunStateWaiters.unparkAll(toWake);
+            lock.unlock();
+        }
+        RunStateWaiters.unparkAll(toWake);
+        if (error != null) {
+            throw error;
         }
         return true;
     }
@@ -365,6 +390,7 @@ public final class RunState {
      *
      * @return true if cancelled since the last start
      * @throws RuntimeException if the cancel poll throws, as itself
+     * @throws Error if the poll said true and that cancel threw one (see {@link #cancel()})
      */
     public boolean isCancelled() {
         int s = state;
@@ -652,11 +678,18 @@ public final class RunState {
      * another thread stopped it meanwhile). If the body throws, cancels before stopping and
      * rethrows. If a run is already under way, just runs the body: no start, cancel or stop.
      *
+     * <p>An {@link Error} from a listener: if a start listener throws one, the body does not
+     * run; the run is cancelled and stopped and the Error rethrown. If the body failed, an
+     * Error from a cancel or stop listener is {@linkplain Throwable#addSuppressed suppressed}
+     * on the body's exception; if it succeeded, a stop listener's Error is thrown once the
+     * run has stopped.
+     *
      * @param body the task
      * @throws NullPointerException if {@code body} is null
      * @throws LifecycleException if the body threw a checked exception (the cause); an
      *     {@code InterruptedException} also sets the thread's interrupt flag again
-     * @throws RuntimeException if the body threw one, as itself ({@link Error}s too)
+     * @throws RuntimeException if the body threw one, as itself
+     * @throws Error if the body threw one, as itself, or a listener did (see above)
      */
     public void run(ThrowingRunnable body) {
         Objects.requireNonNull(body, "body");
@@ -675,14 +708,16 @@ public final class RunState {
      * @throws NullPointerException if {@code body} is null
      * @throws LifecycleException if the body threw a checked exception (the cause); an
      *     {@code InterruptedException} also sets the thread's interrupt flag again
-     * @throws RuntimeException if the body threw one, as itself ({@link Error}s too)
+     * @throws RuntimeException if the body threw one, as itself
+     * @throws Error if the body threw one, as itself, or a listener did (see
+     *     {@link #run(ThrowingRunnable)})
      */
     public <V extends @Nullable Object> V call(Callable<V> body) {
         return call(Objects.requireNonNull(body, "body"), "call()");
     }
 
     private <V extends @Nullable Object> V call(Callable<V> body, String method) {
-        long run = startRun(false);
+        long run = startRun(true);
         if (run == 0L) {
             try {
                 return body.call();
@@ -690,13 +725,41 @@ public final class RunState {
                 throw Checks.unchecked(e, name + ": " + method + " body failed");
             }
         }
+        V result;
         try {
-            return body.call();
+            result = body.call();
+        } catch (Error e) {
+            cancelAndStop(run, e);
+            throw e;
         } catch (Throwable t) {
+            RuntimeException failure = Checks.unchecked(t, name + ": " + method + " body failed");
+            cancelAndStop(run, failure);
+            throw failure;
+        }
+        stopRun(run);
+        return result;
+    }
+
+    /**
+     * Ends run {@code run} after {@code failure}: cancels, then stops it, adding an Error a
+     * listener throws meanwhile as suppressed on {@code failure}.
+     */
+    private void cancelAndStop(long run, Throwable failure) {
+        try {
             cancel();
-            throw Checks.unchecked(t, name + ": " + method + " body failed");
-        } finally {
+        } catch (Error e) {
+            addSuppressedUnlessSelf(failure, e);
+        }
+        try {
             stopRun(run);
+        } catch (Error e) {
+            addSuppressedUnlessSelf(failure, e);
+        }
+    }
+
+    private static void addSuppressedUnlessSelf(Throwable failure, Error e) {
+        if (e != failure) {
+            failure.addSuppressed(e);
         }
     }
 
@@ -704,6 +767,11 @@ public final class RunState {
 
     /**
      * Adds a listener run after each {@link #start()}, on the starting thread.
+     *
+     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
+     * others still run. One that throws an {@link Error} does not stop the others or the
+     * transition either; the first Error is then rethrown to the thread that made the
+     * transition, from the method it called, with later ones suppressed on it.
      *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
@@ -717,6 +785,11 @@ public final class RunState {
      * Adds a listener run after each {@link #cancel()} that changed something, on the
      * cancelling thread.
      *
+     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
+     * others still run. One that throws an {@link Error} does not stop the others or the
+     * transition either; the first Error is then rethrown to the thread that made the
+     * transition, from the method it called, with later ones suppressed on it.
+     *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
@@ -726,12 +799,19 @@ public final class RunState {
     }
 
     /**
-     * Adds a listener run after each {@link #stop()}, on the stopping thread.
+     * Adds a listener run after each {@link #stop()}, on the stopping thread. An Error it
+     * throws reaches the caller of {@code stop()} (or of {@code run}/{@code call}) after
+     * {@code awaitStopped} has been woken.
+     *
+     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
+     * others still run. One that throws an {@link Error} does not stop the others or the
+     * transition either; the first Error is then rethrown to the thread that made the
+     * transition, from the method it called, with later ones suppressed on it.
      *
      * <p>For all three kinds: listeners run in registration order, exactly once per
      * transition, after the state changed and outside any lock. A listener added during a
      * transition is not called for it; one removed during a transition is called at most
-     * once. One that throws is logged (slf4j, warn) and the others still run.
+     * once.
      *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
@@ -764,7 +844,11 @@ public final class RunState {
      * then waits up to {@code maxWait} until it is no longer running (the loop's
      * {@code stop()} has returned, stop listeners included), logging a warning if it is
      * still running then. The JVM exits when
-     * every hook has returned, so the wait gives the loop time to finish its work.
+     * every hook has returned, so the wait gives the loop time to finish its work. An
+     * {@link Error} from the cancel (a cancel listener's or a child's) does not skip the
+     * wait: the hook rethrows it once the wait is over, so the hook thread's
+     * uncaught-exception handler reports it (the JVM's default prints it to
+     * {@code System.err}).
      *
      * @param maxWait how long the hook waits for the stop at most
      * @return a registration whose {@code close()} removes the hook (doing nothing if the
