@@ -32,8 +32,17 @@ import org.jspecify.annotations.Nullable;
  * {@code RUNNING} again. {@code pause()} and {@code resume()} move between {@code RUNNING}
  * and {@link State#PAUSED}; {@code stop()} is allowed from {@code RUNNING}, {@code PAUSED}
  * and {@code STOPPING}. {@code cancel()} is allowed in every state: it sets the cancelled
- * flag, which only {@code start()} clears. Any other event throws
- * {@link IllegalStateException}, e.g. {@code "indexer: stop() while IDLE"}.
+ * flag. Any other event throws {@link IllegalStateException}, e.g.
+ * {@code "indexer: stop() while IDLE"}.
+ *
+ * <p><b>Cancel before start.</b> A cancel made while no run is going ({@code IDLE}, or
+ * {@code STOPPED} before the next start) is kept for the next run: that {@code start()}
+ * begins cancelled, in {@code STOPPING}, so its body sees {@code isCancelled()} at once and
+ * its {@code sleep} and {@code awaitCancellation} return at once. So a thread may start a
+ * worker and cancel it straight away, whichever of the two threads gets there first.
+ * {@code start()} clears only a cancel that belonged to an earlier run (made while
+ * {@code RUNNING}, {@code PAUSED} or {@code STOPPING}); until then {@code isCancelled()}
+ * keeps returning true in {@code STOPPED}.
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread. The queries
  * ({@link #state()}, {@link #isCancelled()}, the other {@code is...()} methods, the timing
@@ -46,7 +55,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
  * {@code sleep} return false or {@code awaitCancellation} return true because of it.
  * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
- * it. A transition happens-before the listeners it runs.
+ * it. A transition happens-before the listeners it runs. A {@code cancel()} made while no
+ * run is going happens-before the next {@code start()} returns, which then begins cancelled.
  *
  * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
  * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
@@ -118,7 +128,9 @@ public final class RunState {
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
 
     // The state word: the State ordinal in the low 3 bits, then the cancelled flag, then a
-    // constant bit saying a cancel poll must be asked, so isCancelled() is one read.
+    // constant bit saying a cancel poll must be asked, so isCancelled() is one read, then a
+    // bit saying the cancel was made while no run was going (IDLE or STOPPED), so the next
+    // start begins cancelled; it is set only with CANCELLED and only in IDLE or STOPPED.
     private static final int STATE_MASK = 0b111;
     private static final int IDLE = 0;
     private static final int RUNNING = 1;
@@ -127,6 +139,7 @@ public final class RunState {
     private static final int STOPPED = 4;
     private static final int CANCELLED = 1 << 3;
     private static final int POLL = 1 << 4;
+    private static final int NO_RUN_CANCEL = 1 << 5;
 
     private final String name;
     private final Ticker ticker;
@@ -186,8 +199,12 @@ public final class RunState {
     // ---------------------------------------------------------------- transitions
 
     /**
-     * Starts a run: from {@code IDLE} or {@code STOPPED} to {@code RUNNING}. Clears the
-     * cancelled flag, records the start time, then runs the start listeners in this thread.
+     * Starts a run: from {@code IDLE} or {@code STOPPED} to {@code RUNNING}, or to
+     * {@code STOPPING} if a cancel was made since the last run ended (see "Cancel before
+     * start" in the class documentation). Clears a cancel that belonged to the earlier run,
+     * records the start time, then runs the start listeners in this thread; a start that
+     * begins cancelled runs no cancel listeners and cancels no children again (that was done
+     * when {@code cancel()} was called).
      *
      * @throws IllegalStateException if the state is {@code RUNNING}, {@code PAUSED} or
      *     {@code STOPPING}, e.g. {@code "indexer: start() while RUNNING"}
@@ -219,7 +236,8 @@ public final class RunState {
             }
             times = times.started(ticker.read(), clock.instant());
             run = ++runs;
-            state = RUNNING | (s & POLL);
+            int begin = (s & NO_RUN_CANCEL) != 0 ? STOPPING | CANCELLED : RUNNING;
+            state = begin | (s & POLL);
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
@@ -236,9 +254,13 @@ public final class RunState {
 
     /**
      * Cancels: sets the cancelled flag in every state, and moves {@code RUNNING} or
-     * {@code PAUSED} to {@code STOPPING}. Wakes every thread waiting in {@code sleep},
-     * {@code awaitCancellation}, {@code throwIfCancelled} or a pause, cancels the children,
-     * then runs the cancel listeners in this thread. Does nothing if already cancelled.
+     * {@code PAUSED} to {@code STOPPING}; in {@code IDLE} or {@code STOPPED} the cancel is
+     * kept for the next run, whose {@code start()} begins cancelled. Wakes every thread
+     * waiting in {@code sleep}, {@code awaitCancellation}, {@code throwIfCancelled} or a
+     * pause, cancels the children, then runs the cancel listeners in this thread. Does
+     * nothing if already cancelled: in {@code STOPPING}, or in {@code IDLE} or
+     * {@code STOPPED} after a cancel made there. (A cancel in {@code STOPPED} after a run
+     * that was cancelled is a new cancel, for the next run: it runs the listeners again.)
      * Never throws because of the state.
      *
      * @throws Error the first Error a child's cancel or a cancel listener threw, once the
@@ -251,12 +273,17 @@ public final class RunState {
         lock.lock();
         try {
             int s = state;
-            if ((s & CANCELLED) != 0) {
-                return;
-            }
             int st = s & STATE_MASK;
-            int next = st == RUNNING || st == PAUSED ? STOPPING : st;
-            state = next | CANCELLED | (s & POLL);
+            if (st == IDLE || st == STOPPED) {
+                if ((s & NO_RUN_CANCEL) != 0) {
+                    return;
+                }
+                state = s | CANCELLED | NO_RUN_CANCEL; // kept for the next start
+            } else if ((s & CANCELLED) != 0) {
+                return; // STOPPING
+            } else {
+                state = STOPPING | CANCELLED | (s & POLL);
+            }
             toWake = waiters.take();
             toCall = listeners.snapshot();
         } finally {
@@ -388,7 +415,7 @@ public final class RunState {
      * this thread {@linkplain #cancel() cancels} (running the cancel listeners), so the
      * RunState stays cancelled until the next {@code start()}.
      *
-     * @return true if cancelled since the last start
+     * @return true if cancelled since the last start, or while no run is going
      * @throws RuntimeException if the cancel poll throws, as itself
      * @throws Error if the poll said true and that cancel threw one (see {@link #cancel()})
      */
@@ -677,6 +704,8 @@ public final class RunState {
      * Runs {@code body} as one run: starts, runs the body, and always stops that run (unless
      * another thread stopped it meanwhile). If the body throws, cancels before stopping and
      * rethrows. If a run is already under way, just runs the body: no start, cancel or stop.
+     * If a cancel was made while no run was going, the run begins cancelled: the body still
+     * runs, sees {@code isCancelled()} at once, and the run is then stopped.
      *
      * <p>An {@link Error} from a listener: if a start listener throws one, the body does not
      * run; the run is cancelled and stopped and the Error rethrown. If the body failed, an
@@ -766,7 +795,9 @@ public final class RunState {
     // ---------------------------------------------------------------- listeners
 
     /**
-     * Adds a listener run after each {@link #start()}, on the starting thread.
+     * Adds a listener run after each {@link #start()}, on the starting thread. A start that
+     * begins cancelled (see "Cancel before start" in the class documentation) runs it too,
+     * with the state already {@code STOPPING}.
      *
      * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
      * others still run. One that throws an {@link Error} does not stop the others or the
@@ -783,7 +814,8 @@ public final class RunState {
 
     /**
      * Adds a listener run after each {@link #cancel()} that changed something, on the
-     * cancelling thread.
+     * cancelling thread: once per cancel, never again when a start begins cancelled because
+     * of it.
      *
      * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
      * others still run. One that throws an {@link Error} does not stop the others or the

@@ -413,6 +413,32 @@ final class RunStateWaitTest {
         assertEquals(State.STOPPING, child.state());
     }
 
+    /**
+     * Start a worker, cancel it early: over many rounds, a cancel racing the worker's run()
+     * from IDLE is never lost, whichever comes first; the loop always ends and the run stops.
+     */
+    @Test
+    void run_workerCancelledAsItStartsManyRounds_neverMissesTheCancel() throws Exception {
+        java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2);
+        for (int round = 0; round < 1_000; round++) {
+            RunState r = new RunState("worker");
+            Future<?> f = pool.submit(() -> {
+                barrier.await();
+                r.run(() -> {
+                    while (!r.isCancelled()) {
+                        r.sleep(FOREVER);
+                    }
+                });
+                return null;
+            });
+            barrier.await();
+            r.cancel();
+            get(f);
+            assertEquals(State.STOPPED, r.state(), "round " + round);
+            assertTrue(r.isCancelled(), "round " + round);
+        }
+    }
+
     /** The daemon-loop pattern: a cancel from another thread ends run() and awaitStopped sees it. */
     @Test
     void run_daemonLoopCancelledFromOutside_endsAndStops() throws Exception {
