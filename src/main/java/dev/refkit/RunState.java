@@ -55,8 +55,10 @@ import org.jspecify.annotations.Nullable;
  * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
  * {@code sleep} return false or {@code awaitCancellation} return true because of it.
  * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
- * it. A transition happens-before the listeners it runs. A {@code cancel()} made while no
- * run is going happens-before the next {@code start()} returns, which then begins cancelled.
+ * it. A transition happens-before the listeners it runs. Transitions are ordered by the
+ * lock: a {@code cancel()} made while no run is going happens-before the next
+ * {@code start()}, which begins cancelled, so actions before that cancel happen-before the
+ * run's body begins.
  *
  * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
  * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
