@@ -32,8 +32,17 @@ import org.jspecify.annotations.Nullable;
  * {@code RUNNING} again. {@code pause()} and {@code resume()} move between {@code RUNNING}
  * and {@link State#PAUSED}; {@code stop()} is allowed from {@code RUNNING}, {@code PAUSED}
  * and {@code STOPPING}. {@code cancel()} is allowed in every state: it sets the cancelled
- * flag, which only {@code start()} clears. Any other event throws
- * {@link IllegalStateException}, e.g. {@code "indexer: stop() while IDLE"}.
+ * flag. Any other event throws {@link IllegalStateException}, e.g.
+ * {@code "indexer: stop() while IDLE"}.
+ *
+ * <p><b>Cancel before start.</b> A cancel made while no run is going ({@code IDLE}, or
+ * {@code STOPPED} before the next start) is kept for the next run: that {@code start()}
+ * begins cancelled, in {@code STOPPING}, so its body sees {@code isCancelled()} at once and
+ * its {@code sleep} and {@code awaitCancellation} return at once. So a thread may start a
+ * worker and cancel it straight away, whichever of the two threads gets there first.
+ * {@code start()} clears only a cancel that belonged to an earlier run (made while
+ * {@code RUNNING}, {@code PAUSED} or {@code STOPPING}); until then {@code isCancelled()}
+ * keeps returning true in {@code STOPPED}.
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread. The queries
  * ({@link #state()}, {@link #isCancelled()}, the other {@code is...()} methods, the timing
@@ -46,7 +55,16 @@ import org.jspecify.annotations.Nullable;
  * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
  * {@code sleep} return false or {@code awaitCancellation} return true because of it.
  * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
- * it. A transition happens-before the listeners it runs.
+ * it. A transition happens-before the listeners it runs. Transitions are ordered by the
+ * lock: a {@code cancel()} made while no run is going happens-before the next
+ * {@code start()}, which begins cancelled, so actions before that cancel happen-before the
+ * run's body begins.
+ *
+ * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
+ * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
+ * included) does not stop the others: the remaining listeners run, the transition finishes
+ * (state changed, waiters woken), then the thread that made the transition gets the first
+ * Error, with any later ones {@linkplain Throwable#addSuppressed suppressed} on it.
  *
  * <p><b>Example.</b>
  * <pre>{@code
@@ -112,7 +130,9 @@ public final class RunState {
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
 
     // The state word: the State ordinal in the low 3 bits, then the cancelled flag, then a
-    // constant bit saying a cancel poll must be asked, so isCancelled() is one read.
+    // constant bit saying a cancel poll must be asked, so isCancelled() is one read, then a
+    // bit saying the cancel was made while no run was going (IDLE or STOPPED), so the next
+    // start begins cancelled; it is set only with CANCELLED and only in IDLE or STOPPED.
     private static final int STATE_MASK = 0b111;
     private static final int IDLE = 0;
     private static final int RUNNING = 1;
@@ -121,6 +141,7 @@ public final class RunState {
     private static final int STOPPED = 4;
     private static final int CANCELLED = 1 << 3;
     private static final int POLL = 1 << 4;
+    private static final int NO_RUN_CANCEL = 1 << 5;
 
     private final String name;
     private final Ticker ticker;
@@ -180,21 +201,29 @@ public final class RunState {
     // ---------------------------------------------------------------- transitions
 
     /**
-     * Starts a run: from {@code IDLE} or {@code STOPPED} to {@code RUNNING}. Clears the
-     * cancelled flag, records the start time, then runs the start listeners in this thread.
+     * Starts a run: from {@code IDLE} or {@code STOPPED} to {@code RUNNING}, or to
+     * {@code STOPPING} if a cancel was made since the last run ended (see "Cancel before
+     * start" in the class documentation). Clears a cancel that belonged to the earlier run,
+     * records the start time, then runs the start listeners in this thread; a start that
+     * begins cancelled runs no cancel listeners and cancels no children again (that was done
+     * when {@code cancel()} was called).
      *
      * @throws IllegalStateException if the state is {@code RUNNING}, {@code PAUSED} or
      *     {@code STOPPING}, e.g. {@code "indexer: start() while RUNNING"}
+     * @throws Error the first Error a start listener threw, once the run has started and
+     *     every start listener has run
      */
     public void start() {
-        startRun(true);
+        startRun(false);
     }
 
     /**
-     * Starts and returns the new run's number; if not IDLE or STOPPED, throws if
-     * {@code strict}, else returns 0 and changes nothing.
+     * Starts and returns the new run's number. If not IDLE or STOPPED: throws unless
+     * {@code forBody}, else returns 0 and changes nothing. If a start listener throws an
+     * Error and {@code forBody}, cancels and stops the new run (its body will not run)
+     * before rethrowing it.
      */
-    private long startRun(boolean strict) {
+    private long startRun(boolean forBody) {
         RunStateListeners.Entry[] toCall;
         long run;
         lock.lock();
@@ -202,28 +231,43 @@ public final class RunState {
             int s = state;
             int st = s & STATE_MASK;
             if (st != IDLE && st != STOPPED) {
-                if (strict) {
+                if (!forBody) {
                     throw illegal("start()", s);
                 }
                 return 0L;
             }
             times = times.started(ticker.read(), clock.instant());
             run = ++runs;
-            state = RUNNING | (s & POLL);
+            int begin = (s & NO_RUN_CANCEL) != 0 ? STOPPING | CANCELLED : RUNNING;
+            state = begin | (s & POLL);
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
-        RunStateListeners.fire(toCall, Event.START, this);
+        Error error = RunStateListeners.fire(toCall, Event.START, this, null);
+        if (error != null) {
+            if (forBody) {
+                cancelAndStop(run, error);
+            }
+            throw error;
+        }
         return run;
     }
 
     /**
      * Cancels: sets the cancelled flag in every state, and moves {@code RUNNING} or
-     * {@code PAUSED} to {@code STOPPING}. Wakes every thread waiting in {@code sleep},
-     * {@code awaitCancellation}, {@code throwIfCancelled} or a pause, cancels the children,
-     * then runs the cancel listeners in this thread. Does nothing if already cancelled.
+     * {@code PAUSED} to {@code STOPPING}; in {@code IDLE} or {@code STOPPED} the cancel is
+     * kept for the next run, whose {@code start()} begins cancelled. Wakes every thread
+     * waiting in {@code sleep}, {@code awaitCancellation}, {@code throwIfCancelled} or a
+     * pause, cancels the children, then runs the cancel listeners in this thread. Does
+     * nothing if already cancelled: in {@code STOPPING}, or in {@code IDLE} or
+     * {@code STOPPED} after a cancel made there. (A cancel in {@code STOPPED} after a run
+     * that was cancelled is a new cancel, for the next run: it runs the listeners again.)
      * Never throws because of the state.
+     *
+     * @throws Error the first Error a child's cancel or a cancel listener threw, once the
+     *     state has changed, the waiters are woken, every child is cancelled and every
+     *     cancel listener has run
      */
     public void cancel() {
         RunStateListeners.Entry[] toCall;
@@ -231,20 +275,28 @@ public final class RunState {
         lock.lock();
         try {
             int s = state;
-            if ((s & CANCELLED) != 0) {
-                return;
-            }
             int st = s & STATE_MASK;
-            int next = st == RUNNING || st == PAUSED ? STOPPING : st;
-            state = next | CANCELLED | (s & POLL);
+            if (st == IDLE || st == STOPPED) {
+                if ((s & NO_RUN_CANCEL) != 0) {
+                    return;
+                }
+                state = s | CANCELLED | NO_RUN_CANCEL; // kept for the next start
+            } else if ((s & CANCELLED) != 0) {
+                return; // STOPPING
+            } else {
+                state = STOPPING | CANCELLED | (s & POLL);
+            }
             toWake = waiters.take();
             toCall = listeners.snapshot();
         } finally {
             lock.unlock();
         }
         RunStateWaiters.unparkAll(toWake);
-        RunStateTree.cancelAll(children);
-        RunStateListeners.fire(toCall, Event.CANCEL, this);
+        Error error = RunStateTree.cancelAll(children);
+        error = RunStateListeners.fire(toCall, Event.CANCEL, this, error);
+        if (error != null) {
+            throw error;
+        }
     }
 
     /**
@@ -303,6 +355,8 @@ public final class RunState {
      *
      * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
      *     {@code "indexer: stop() while IDLE"}
+     * @throws Error the first Error a stop listener threw, once the state is
+     *     {@code STOPPED}, every stop listener has run and {@code awaitStopped} is woken
      */
     public void stop() {
         if (!stopRun(0L)) {
@@ -331,17 +385,17 @@ public final class RunState {
             lock.unlock();
         }
         RunStateWaiters.unparkAll(toWake);
+        Error error = RunStateListeners.fire(toCall, Event.STOP, this, null);
+        lock.lock();
         try {
-            RunStateListeners.fire(toCall, Event.STOP, this);
+            stopsDone = Math.max(stopsDone, stopped);
+            toWake = waiters.take();
         } finally {
-            lock.lock();
-            try {
-                stopsDone = Math.max(stopsDone, stopped);
-                toWake = waiters.take();
-            } finally {
-                lock.unlock();
-            }
-            RunStateWaiters.unparkAll(toWake);
+            lock.unlock();
+        }
+        RunStateWaiters.unparkAll(toWake);
+        if (error != null) {
+            throw error;
         }
         return true;
     }
@@ -363,8 +417,9 @@ public final class RunState {
      * this thread {@linkplain #cancel() cancels} (running the cancel listeners), so the
      * RunState stays cancelled until the next {@code start()}.
      *
-     * @return true if cancelled since the last start
+     * @return true if cancelled since the last start, or while no run is going
      * @throws RuntimeException if the cancel poll throws, as itself
+     * @throws Error if the poll said true and that cancel threw one (see {@link #cancel()})
      */
     public boolean isCancelled() {
         int s = state;
@@ -508,8 +563,9 @@ public final class RunState {
      * @param duration how long to sleep; huge values mean practically forever
      * @return false at once if cancelled before or during the sleep; true if it slept the
      *     whole time
-     * @throws InterruptedException if the thread is interrupted while sleeping; the state
-     *     is unchanged
+     * @throws InterruptedException if the thread is interrupted before or while sleeping,
+     *     with the message {@code "indexer: interrupted in sleep()"}; the state is unchanged
+     *     and the interrupt flag is clear
      * @throws NullPointerException if {@code duration} is null
      * @throws IllegalArgumentException if {@code duration} is negative
      */
@@ -518,10 +574,10 @@ public final class RunState {
         if (isCancelled()) {
             return false;
         }
-        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, true)) {
+        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, "sleep()")) {
             return false;
         }
-        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, true);
+        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, "sleep()");
         return (state & CANCELLED) == 0;
     }
 
@@ -530,14 +586,15 @@ public final class RunState {
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted while waiting; the state is
-     *     unchanged
+     * @throws InterruptedException if the thread is interrupted before or while waiting,
+     *     with the message {@code "indexer: interrupted in awaitCancellation()"}; the state is
+     *     unchanged and the interrupt flag is clear
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, true);
+        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, "awaitCancellation()");
     }
 
     /**
@@ -547,18 +604,20 @@ public final class RunState {
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if stopped (at once if already stopped), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted while waiting; the state is
-     *     unchanged
+     * @throws InterruptedException if the thread is interrupted before or while waiting,
+     *     with the message {@code "indexer: interrupted in awaitStopped()"}; the state is
+     *     unchanged and the interrupt flag is clear
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        return awaitUntil(UNTIL_STOPPED, true, nanos, true);
+        return awaitUntil(UNTIL_STOPPED, true, nanos, "awaitStopped()");
     }
 
     // What a wait waits for, as reached(until) tests it.
-    private static final int UNTIL_CANCELLED = 0;
+    /** Cancelled; package-private for RunStateWaitersTest. */
+    static final int UNTIL_CANCELLED = 0;
     private static final int UNTIL_STOPPED = 1;
     /** For the shutdown hook ({@link RunStateTree}): stopped or idle, stop listeners returned. */
     static final int UNTIL_NOT_RUNNING = 2;
@@ -588,11 +647,14 @@ public final class RunState {
      * Parks until {@code reached(until)}; see {@link RunStateWaiters#awaitUntil}. Also called
      * by the shutdown hook ({@link RunStateTree}).
      *
-     * @throws InterruptedException if {@code interruptible} and the thread is interrupted
+     * @param interruptibleIn the public method that waits, named in the
+     *     InterruptedException's message, or null if the wait is not interruptible
+     * @throws InterruptedException if {@code interruptibleIn} is not null and the thread is
+     *     interrupted
      */
-    boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+    boolean awaitUntil(int until, boolean timed, long nanos, @Nullable String interruptibleIn)
             throws InterruptedException {
-        return waiters.awaitUntil(until, timed, nanos, interruptible);
+        return waiters.awaitUntil(until, timed, nanos, interruptibleIn);
     }
 
     /** Waits, not interruptibly, while PAUSED and not cancelled. */
@@ -601,7 +663,7 @@ public final class RunState {
             return;
         }
         try {
-            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, false);
+            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, null);
         } catch (InterruptedException e) {
             throw new AssertionError("uninterruptible wait threw", e);
         }
@@ -644,12 +706,21 @@ public final class RunState {
      * Runs {@code body} as one run: starts, runs the body, and always stops that run (unless
      * another thread stopped it meanwhile). If the body throws, cancels before stopping and
      * rethrows. If a run is already under way, just runs the body: no start, cancel or stop.
+     * If a cancel was made while no run was going, the run begins cancelled: the body still
+     * runs, sees {@code isCancelled()} at once, and the run is then stopped.
+     *
+     * <p>An {@link Error} from a listener: if a start listener throws one, the body does not
+     * run; the run is cancelled and stopped and the Error rethrown. If the body failed, an
+     * Error from a cancel or stop listener is {@linkplain Throwable#addSuppressed suppressed}
+     * on the body's exception; if it succeeded, a stop listener's Error is thrown once the
+     * run has stopped.
      *
      * @param body the task
      * @throws NullPointerException if {@code body} is null
      * @throws LifecycleException if the body threw a checked exception (the cause); an
      *     {@code InterruptedException} also sets the thread's interrupt flag again
-     * @throws RuntimeException if the body threw one, as itself ({@link Error}s too)
+     * @throws RuntimeException if the body threw one, as itself
+     * @throws Error if the body threw one, as itself, or a listener did (see above)
      */
     public void run(ThrowingRunnable body) {
         Objects.requireNonNull(body, "body");
@@ -668,14 +739,16 @@ public final class RunState {
      * @throws NullPointerException if {@code body} is null
      * @throws LifecycleException if the body threw a checked exception (the cause); an
      *     {@code InterruptedException} also sets the thread's interrupt flag again
-     * @throws RuntimeException if the body threw one, as itself ({@link Error}s too)
+     * @throws RuntimeException if the body threw one, as itself
+     * @throws Error if the body threw one, as itself, or a listener did (see
+     *     {@link #run(ThrowingRunnable)})
      */
     public <V extends @Nullable Object> V call(Callable<V> body) {
         return call(Objects.requireNonNull(body, "body"), "call()");
     }
 
     private <V extends @Nullable Object> V call(Callable<V> body, String method) {
-        long run = startRun(false);
+        long run = startRun(true);
         if (run == 0L) {
             try {
                 return body.call();
@@ -683,20 +756,55 @@ public final class RunState {
                 throw Checks.unchecked(e, name + ": " + method + " body failed");
             }
         }
+        V result;
         try {
-            return body.call();
+            result = body.call();
+        } catch (Error e) {
+            cancelAndStop(run, e);
+            throw e;
         } catch (Throwable t) {
+            RuntimeException failure = Checks.unchecked(t, name + ": " + method + " body failed");
+            cancelAndStop(run, failure);
+            throw failure;
+        }
+        stopRun(run);
+        return result;
+    }
+
+    /**
+     * Ends run {@code run} after {@code failure}: cancels, then stops it, adding an Error a
+     * listener throws meanwhile as suppressed on {@code failure}.
+     */
+    private void cancelAndStop(long run, Throwable failure) {
+        try {
             cancel();
-            throw Checks.unchecked(t, name + ": " + method + " body failed");
-        } finally {
+        } catch (Error e) {
+            addSuppressedUnlessSelf(failure, e);
+        }
+        try {
             stopRun(run);
+        } catch (Error e) {
+            addSuppressedUnlessSelf(failure, e);
+        }
+    }
+
+    private static void addSuppressedUnlessSelf(Throwable failure, Error e) {
+        if (e != failure) {
+            failure.addSuppressed(e);
         }
     }
 
     // ---------------------------------------------------------------- listeners
 
     /**
-     * Adds a listener run after each {@link #start()}, on the starting thread.
+     * Adds a listener run after each {@link #start()}, on the starting thread. A start that
+     * begins cancelled (see "Cancel before start" in the class documentation) runs it too,
+     * with the state already {@code STOPPING}.
+     *
+     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
+     * others still run. One that throws an {@link Error} does not stop the others or the
+     * transition either; the first Error is then rethrown to the thread that made the
+     * transition, from the method it called, with later ones suppressed on it.
      *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
@@ -708,7 +816,13 @@ public final class RunState {
 
     /**
      * Adds a listener run after each {@link #cancel()} that changed something, on the
-     * cancelling thread.
+     * cancelling thread: once per cancel, never again when a start begins cancelled because
+     * of it.
+     *
+     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
+     * others still run. One that throws an {@link Error} does not stop the others or the
+     * transition either; the first Error is then rethrown to the thread that made the
+     * transition, from the method it called, with later ones suppressed on it.
      *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
@@ -719,12 +833,19 @@ public final class RunState {
     }
 
     /**
-     * Adds a listener run after each {@link #stop()}, on the stopping thread.
+     * Adds a listener run after each {@link #stop()}, on the stopping thread. An Error it
+     * throws reaches the caller of {@code stop()} (or of {@code run}/{@code call}) after
+     * {@code awaitStopped} has been woken.
+     *
+     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
+     * others still run. One that throws an {@link Error} does not stop the others or the
+     * transition either; the first Error is then rethrown to the thread that made the
+     * transition, from the method it called, with later ones suppressed on it.
      *
      * <p>For all three kinds: listeners run in registration order, exactly once per
      * transition, after the state changed and outside any lock. A listener added during a
      * transition is not called for it; one removed during a transition is called at most
-     * once. One that throws is logged (slf4j, warn) and the others still run.
+     * once.
      *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
@@ -757,7 +878,11 @@ public final class RunState {
      * then waits up to {@code maxWait} until it is no longer running (the loop's
      * {@code stop()} has returned, stop listeners included), logging a warning if it is
      * still running then. The JVM exits when
-     * every hook has returned, so the wait gives the loop time to finish its work.
+     * every hook has returned, so the wait gives the loop time to finish its work. An
+     * {@link Error} from the cancel (a cancel listener's or a child's) does not skip the
+     * wait: the hook rethrows it once the wait is over, so the hook thread's
+     * uncaught-exception handler reports it (the JVM's default prints it to
+     * {@code System.err}).
      *
      * @param maxWait how long the hook waits for the stop at most
      * @return a registration whose {@code close()} removes the hook (doing nothing if the

@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,7 +12,8 @@ import org.slf4j.LoggerFactory;
  * The start, cancel and stop listeners of one {@link RunState}: a copy-on-write array in
  * registration order, changed by CAS. A transition takes a {@link #snapshot()} right after
  * it changed the state and {@linkplain #fire fires} it outside any lock, so a listener added
- * or removed meanwhile is never called twice or half-way.
+ * or removed meanwhile is never called twice or half-way. A listener's {@link Error} does
+ * not stop the others or the transition: {@link #fire} hands it back for rethrowing.
  */
 final class RunStateListeners {
 
@@ -70,23 +72,44 @@ final class RunStateListeners {
 
     /**
      * Calls the listeners for {@code event} in {@code snapshot}, in order, skipping those
-     * removed since; one that throws is logged and the others still run (a
-     * {@link VirtualMachineError} is rethrown).
+     * removed since. One that throws a {@link RuntimeException} is logged (warn) and the
+     * others still run. One that throws an {@link Error} ({@link VirtualMachineError}s
+     * included) does not stop the others either: the Error is returned, for the caller to
+     * rethrow once it has finished its transition.
+     *
+     * @param pending an Error already caught in this transition, or null
+     * @return {@code pending} if not null, else the first Error a listener threw, with each
+     *     later Error {@linkplain Throwable#addSuppressed suppressed} on it; null if none
      */
-    static void fire(Entry[] snapshot, Event event, RunState owner) {
+    static @Nullable Error fire(Entry[] snapshot, Event event, RunState owner, @Nullable Error pending) {
+        Error first = pending;
         for (Entry e : snapshot) {
             if (e.event != event || e.removed) {
                 continue;
             }
             try {
                 e.listener.accept(owner);
-            } catch (RuntimeException | Error t) {
-                if (t instanceof VirtualMachineError) {
-                    throw t;
-                }
+            } catch (RuntimeException t) {
                 log.warn("{}: {} listener {} threw", owner.name(), event.label, e.listener, t);
+            } catch (Error t) {
+                first = firstError(first, t);
             }
         }
+        return first;
+    }
+
+    /**
+     * Returns {@code first} with {@code next} suppressed on it, or {@code next} if
+     * {@code first} is null: the one way RunState keeps the first Error of a transition.
+     */
+    static Error firstError(@Nullable Error first, Error next) {
+        if (first == null) {
+            return next;
+        }
+        if (first != next) {
+            first.addSuppressed(next);
+        }
+        return first;
     }
 
     /** One registration; closing it removes it, once. */

@@ -3,6 +3,7 @@ package dev.refkit;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,14 +52,26 @@ final class RunStateTree {
         return live == next.length ? next : Arrays.copyOf(next, live);
     }
 
-    /** Cancels every child still referred to, in this thread; call it without any lock. */
-    static void cancelAll(ChildRef[] children) {
+    /**
+     * Cancels every child still referred to, in this thread; call it without any lock. An
+     * {@link Error} from a child's cancel (its listeners' or its own children's) does not stop
+     * the other children being cancelled: the first is returned, later ones suppressed on it.
+     *
+     * @return the first Error a child's cancel threw, or null
+     */
+    static @Nullable Error cancelAll(ChildRef[] children) {
+        Error first = null;
         for (ChildRef ref : children) {
             RunState child = ref.get();
             if (child != null) {
-                child.cancel();
+                try {
+                    child.cancel();
+                } catch (Error e) {
+                    first = RunStateListeners.firstError(first, e);
+                }
             }
         }
+        return first;
     }
 
     /**
@@ -79,16 +92,29 @@ final class RunStateTree {
         };
     }
 
-    /** The hook's body; an interrupt ends the wait and sets the interrupt flag again. */
-    private static void cancelAndWait(RunState run, long nanos) {
-        run.cancel();
+    /**
+     * The hook's body; an interrupt ends the wait and sets the interrupt flag again. An
+     * {@link Error} from the cancel (a cancel listener's or a child's) does not skip the wait:
+     * it is rethrown once the wait is over, so the hook thread's uncaught-exception handler
+     * reports it (the JVM's default prints it to {@code System.err}).
+     */
+    static void cancelAndWait(RunState run, long nanos) {
+        Error error = null;
         try {
-            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, true, nanos, true)) {
+            run.cancel();
+        } catch (Error e) {
+            error = e;
+        }
+        try {
+            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, true, nanos, "cancelOnShutdown()")) {
                 log.warn("{}: still {} {} after the shutdown cancel", run.name(), run.state(),
                         Duration.ofNanos(nanos));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (error != null) {
+            throw error;
         }
     }
 

@@ -3,6 +3,7 @@ package dev.refkit;
 import java.util.ArrayList;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The threads waiting on one {@link RunState}: the list of parked waiters and the park loop
@@ -42,25 +43,29 @@ final class RunStateWaiters {
     /**
      * Parks until {@code owner.reached(until)}, woken by the transition that may reach it (no
      * polling steps). If {@code timed}, gives up after {@code nanos} (the remaining time is
-     * recomputed after every wake-up) and returns false. If {@code interruptible}, an
-     * interrupt throws {@code InterruptedException}; otherwise it is kept and the interrupt
-     * flag set again on return.
+     * recomputed after every wake-up) and returns false. If {@code interruptibleIn} is not
+     * null, an interrupt throws {@code InterruptedException} with the message
+     * {@code "NAME: interrupted in METHOD"}, {@code interruptibleIn} being the public method
+     * that waits, e.g. {@code "indexer: interrupted in sleep()"}; if it is null, the wait
+     * is not interruptible: an interrupt is kept and the interrupt flag set again on return.
      *
      * <p>No lost wake-up: a waiter enqueues itself and checks the condition under the lock,
      * and every transition changes the state and takes the waiters under the same lock,
      * unparking them after releasing it. A woken waiter checks the condition without the
      * lock, so the wake-up path is one unpark and a few volatile reads.
      *
-     * @throws InterruptedException if {@code interruptible} and the thread is interrupted
-     *     before or while it waits; it then holds no place in the list
+     * @param interruptibleIn the waiting method, {@code "sleep()"}, or null if not interruptible
+     * @throws InterruptedException if {@code interruptibleIn} is not null and the thread is
+     *     interrupted before or while it waits; the interrupt flag is then clear and the
+     *     thread holds no place in the list, as if the wait never began
      */
-    boolean awaitUntil(int until, boolean timed, long nanos, boolean interruptible)
+    boolean awaitUntil(int until, boolean timed, long nanos, @Nullable String interruptibleIn)
             throws InterruptedException {
         if (owner.reached(until)) {
             return true;
         }
-        if (interruptible && Thread.interrupted()) {
-            throw new InterruptedException();
+        if (interruptibleIn != null && Thread.interrupted()) {
+            throw interrupted(interruptibleIn);
         }
         long deadline = timed ? System.nanoTime() + nanos : 0L;
         Waiter w = new Waiter();
@@ -88,8 +93,8 @@ final class RunStateWaiters {
                     LockSupport.park(owner);
                 }
                 if (Thread.interrupted()) {
-                    if (interruptible) {
-                        throw new InterruptedException();
+                    if (interruptibleIn != null) {
+                        throw interrupted(interruptibleIn);
                     }
                     interrupted = true;
                 }
@@ -113,6 +118,10 @@ final class RunStateWaiters {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    private InterruptedException interrupted(String method) {
+        return new InterruptedException(owner.name() + ": interrupted in " + method);
     }
 
     /** Takes every parked waiter, for {@link #unparkAll} after the lock is released. Under lock. */

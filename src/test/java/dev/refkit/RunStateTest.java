@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -183,15 +184,83 @@ final class RunStateTest {
         assertEquals("RunState[t]{" + s + ", cancelled=true, runTime=PT0S}", r.toString().replaceAll("runTime=.*}", "runTime=PT0S}"));
     }
 
+    /** Returns a RunState named "t" whose run was cancelled and then stopped. */
+    static RunState stoppedAfterCancelledRun() {
+        RunState r = inState(State.STOPPING);
+        r.stop();
+        assertTrue(r.isCancelled());
+        return r;
+    }
+
+    /** Which RunState {@code kind} names: a state, or STOPPED after a cancelled run. */
+    private static RunState notRunning(String kind) {
+        return kind.equals("STOPPED_AFTER_CANCELLED_RUN") ? stoppedAfterCancelledRun() : inState(State.valueOf(kind));
+    }
+
+    /** A cancel made while no run is going is kept: the next start begins cancelled, in STOPPING. */
     @ParameterizedTest
-    @EnumSource(value = State.class, names = {"IDLE", "STOPPED"})
-    void start_afterCancel_clearsCancelledFlag(State s) {
-        RunState r = inState(s);
+    @CsvSource({"IDLE", "STOPPED", "STOPPED_AFTER_CANCELLED_RUN"})
+    void start_afterCancelWhileNoRun_beginsCancelledInStopping(String kind) {
+        RunState r = notRunning(kind);
         r.cancel();
         assertTrue(r.isCancelled());
         r.start();
+        assertEquals(State.STOPPING, r.state());
+        assertTrue(r.isCancelled());
+        assertTrue(r.isRunning());
+        r.stop();
+        r.start();
+        assertEquals(State.RUNNING, r.state(), "that cancel belonged to the run it began");
         assertFalse(r.isCancelled());
+    }
+
+    /** start() clears a cancel that belonged to the earlier run (made while RUNNING or PAUSED). */
+    @ParameterizedTest
+    @EnumSource(value = State.class, names = {"RUNNING", "PAUSED"})
+    void start_afterCancelOfEarlierRun_clearsTheFlag(State s) {
+        RunState r = inState(s);
+        r.cancel();
+        r.stop();
+        assertTrue(r.isCancelled());
+        r.start();
         assertEquals(State.RUNNING, r.state());
+        assertFalse(r.isCancelled());
+    }
+
+    /**
+     * A start that begins cancelled runs the start listeners (which see STOPPING) but not the
+     * cancel listeners again, and does not cancel the children again.
+     */
+    @Test
+    void start_beginsCancelled_runsStartListenersOnlyAndCancelListenersStayAtOne() {
+        RunState r = new RunState("t");
+        RunState child = r.child("c");
+        List<String> calls = new ArrayList<>();
+        r.onStart(x -> calls.add("start:" + x.state() + "," + x.isCancelled()));
+        r.onCancel(x -> calls.add("cancel:" + x.state()));
+        child.onCancel(x -> calls.add("child cancel"));
+        r.cancel();
+        r.start();
+        assertEquals(List.of("child cancel", "cancel:IDLE", "start:STOPPING,true"), calls);
+    }
+
+    /** run(body) after a cancel in IDLE still runs the body, which sees the cancel at once, then stops. */
+    @Test
+    @Timeout(10) // a lost cancel would leave the sleep asleep forever
+    void run_afterCancelWhileIdle_bodyRunsCancelledAndTheRunStops() {
+        RunState r = new RunState("t");
+        List<String> calls = new ArrayList<>();
+        r.onStop(x -> calls.add("stop"));
+        r.cancel();
+        r.run(() -> {
+            calls.add("body:" + r.state() + "," + r.isCancelled());
+            calls.add("sleep:" + r.sleep(Duration.ofSeconds(Long.MAX_VALUE)));
+            calls.add("await:" + r.awaitCancellation(Duration.ofSeconds(Long.MAX_VALUE)));
+            assertThrows(CancellationException.class, r::throwIfCancelled);
+        });
+        assertEquals(List.of("body:STOPPING,true", "sleep:false", "await:true", "stop"), calls);
+        assertEquals(State.STOPPED, r.state());
+        assertFalse(r.call(r::isCancelled), "the next call() begins a clean run");
     }
 
     @Test
@@ -300,9 +369,10 @@ final class RunStateTest {
         r.cancel();
         r.cancel();
         r.stop();
+        r.cancel(); // a new cancel, kept for the next run
         r.cancel();
         assertEquals(List.of("start1", "start2:RUNNING", "cancel1", "cancel2:STOPPING", "stop1",
-                "stop2:STOPPED"), calls);
+                "stop2:STOPPED", "cancel1", "cancel2:STOPPED"), calls);
     }
 
     @Test

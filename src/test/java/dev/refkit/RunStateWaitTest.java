@@ -124,9 +124,9 @@ final class RunStateWaitTest {
         assertTrue(r.sleep(Duration.ZERO));
     }
 
-    /** An interrupted sleep throws InterruptedException and leaves the state alone. */
+    /** An interrupted sleep throws InterruptedException naming the RunState and leaves the state alone. */
     @Test
-    void sleep_interrupted_throwsAndChangesNoState() throws Exception {
+    void sleep_interrupted_throwsNamingItAndChangesNoState() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
         AtomicReference<Thread> sleeper = new AtomicReference<>();
         Future<Boolean> f = blocked(() -> {
@@ -136,11 +136,52 @@ final class RunStateWaitTest {
         sleeper.get().interrupt();
         ExecutionException e = assertThrows(ExecutionException.class, () -> get(f));
         assertTrue(e.getCause() instanceof InterruptedException, e.toString());
+        assertEquals("t: interrupted in sleep()", e.getCause().getMessage());
         assertEquals(State.RUNNING, r.state());
         assertFalse(r.isCancelled());
         Thread.currentThread().interrupt();
-        assertThrows(InterruptedException.class, () -> r.sleep(HOUR));
+        assertEquals("t: interrupted in sleep()",
+                assertThrows(InterruptedException.class, () -> r.sleep(HOUR)).getMessage());
         assertFalse(Thread.interrupted());
+    }
+
+    /** A sleep held by a pause past its time is interruptible too, with the same message. */
+    @Test
+    void sleep_interruptedWhileHeldByPause_throwsNamingIt() throws Exception {
+        RunState r = RunStateTest.inState(State.PAUSED);
+        AtomicReference<Thread> sleeper = new AtomicReference<>();
+        Future<Boolean> f = blocked(() -> {
+            sleeper.set(Thread.currentThread());
+            return r.sleep(Duration.ofNanos(1));
+        });
+        sleeper.get().interrupt();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> get(f));
+        assertEquals("t: interrupted in sleep()", e.getCause().getMessage());
+        assertEquals(State.PAUSED, r.state());
+    }
+
+    /** A parked awaitCancellation or awaitStopped that is interrupted throws naming the RunState. */
+    @Test
+    void awaits_interruptedWhileParked_throwNamingThem() throws Exception {
+        RunState r = RunStateTest.inState(State.RUNNING);
+        AtomicReference<Thread> cancelWaiter = new AtomicReference<>();
+        Future<Boolean> cancelled = blocked(() -> {
+            cancelWaiter.set(Thread.currentThread());
+            return r.awaitCancellation(HOUR);
+        });
+        AtomicReference<Thread> stopWaiter = new AtomicReference<>();
+        Future<Boolean> stopped = blocked(() -> {
+            stopWaiter.set(Thread.currentThread());
+            return r.awaitStopped(FOREVER);
+        });
+        cancelWaiter.get().interrupt();
+        stopWaiter.get().interrupt();
+        assertEquals("t: interrupted in awaitCancellation()",
+                assertThrows(ExecutionException.class, () -> get(cancelled)).getCause().getMessage());
+        assertEquals("t: interrupted in awaitStopped()",
+                assertThrows(ExecutionException.class, () -> get(stopped)).getCause().getMessage());
+        assertEquals(State.RUNNING, r.state());
+        assertFalse(r.isCancelled());
     }
 
     /** A pause holds a sleeper past its time until resume, then it returns true. */
@@ -330,9 +371,12 @@ final class RunStateWaitTest {
     void awaits_interrupted_throwAndChangeNoState() {
         RunState r = RunStateTest.inState(State.RUNNING);
         Thread.currentThread().interrupt();
-        assertThrows(InterruptedException.class, () -> r.awaitCancellation(HOUR));
+        assertEquals("t: interrupted in awaitCancellation()",
+                assertThrows(InterruptedException.class, () -> r.awaitCancellation(HOUR)).getMessage());
         Thread.currentThread().interrupt();
-        assertThrows(InterruptedException.class, () -> r.awaitStopped(HOUR));
+        assertEquals("t: interrupted in awaitStopped()",
+                assertThrows(InterruptedException.class, () -> r.awaitStopped(HOUR)).getMessage());
+        assertFalse(Thread.interrupted());
         assertEquals(State.RUNNING, r.state());
         assertFalse(r.isCancelled());
     }
@@ -367,6 +411,32 @@ final class RunStateWaitTest {
         parent.cancel();
         assertFalse(get(f));
         assertEquals(State.STOPPING, child.state());
+    }
+
+    /**
+     * Start a worker, cancel it early: over many rounds, a cancel racing the worker's run()
+     * from IDLE is never lost, whichever comes first; the loop always ends and the run stops.
+     */
+    @Test
+    void run_workerCancelledAsItStartsManyRounds_neverMissesTheCancel() throws Exception {
+        java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2);
+        for (int round = 0; round < 1_000; round++) {
+            RunState r = new RunState("worker");
+            Future<?> f = pool.submit(() -> {
+                barrier.await();
+                r.run(() -> {
+                    while (!r.isCancelled()) {
+                        r.sleep(FOREVER);
+                    }
+                });
+                return null;
+            });
+            barrier.await();
+            r.cancel();
+            get(f);
+            assertEquals(State.STOPPED, r.state(), "round " + round);
+            assertTrue(r.isCancelled(), "round " + round);
+        }
     }
 
     /** The daemon-loop pattern: a cancel from another thread ends run() and awaitStopped sees it. */

@@ -18,9 +18,11 @@ import org.openjdk.jcstress.infra.results.I_Result;
 /**
  * Races on {@link RunState}: {@code cancel()} against a thread in {@code sleep} (the wake-up
  * must never be lost), {@code cancel()} against {@code stop()} (one consistent end state,
- * each listener once), {@code start()} against {@code cancel()} from {@code IDLE} (either
- * order, never a mix), and a listener added while the transition it listens for happens
- * (called at most once). Kept to four classes to fit CI's quick-mode budget.
+ * each listener once), {@code start()} against {@code cancel()} from {@code IDLE} and from
+ * {@code STOPPED} after a cancelled run (a cancel made while no run is going is kept, so
+ * the run ends up cancelled in either order), and a listener added while the transition it
+ * listens for happens (called at most once). Kept to five classes to fit CI's quick-mode
+ * budget.
  *
  * <p>States are encoded as {@code RunState.State} ordinals: IDLE 0, RUNNING 1, PAUSED 2,
  * STOPPING 3, STOPPED 4.
@@ -103,12 +105,13 @@ public final class RunStateTests {
     }
 
     /**
-     * start() racing cancel() from IDLE: either cancel first (start clears the flag: RUNNING,
-     * not cancelled) or start first (then STOPPING, cancelled). Each listener once.
+     * start() racing cancel() from IDLE: either cancel first (kept, so the start begins
+     * cancelled, in STOPPING) or start first (then the cancel moves RUNNING to STOPPING).
+     * The run is cancelled either way; each listener once.
      */
     @JCStressTest
-    @Outcome(id = "1, 0, 11", expect = ACCEPTABLE, desc = "cancel in IDLE first, start cleared the flag")
-    @Outcome(id = "3, 1, 11", expect = ACCEPTABLE, desc = "start first, cancel moved RUNNING to STOPPING")
+    @Outcome(id = "3, 1, 11", expect = ACCEPTABLE, desc = "either order: cancel in IDLE kept and the start began in STOPPING, or start first and the cancel moved RUNNING to STOPPING")
+    @Outcome(id = "1, 0, 11", expect = FORBIDDEN, desc = "cancel lost: the start cleared a cancel made in IDLE")
     @Outcome(expect = FORBIDDEN, desc = "a mix of both orders, a failed start or a missed or doubled listener")
     @State
     public static class StartRacesCancelFromIdle {
@@ -117,6 +120,49 @@ public final class RunStateTests {
         final AtomicInteger cancels = new AtomicInteger();
 
         public StartRacesCancelFromIdle() {
+            run.onStart(x -> starts.incrementAndGet());
+            run.onCancel(x -> cancels.incrementAndGet());
+        }
+
+        @Actor
+        public void start() {
+            run.start();
+        }
+
+        @Actor
+        public void cancel() {
+            run.cancel();
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            r.r1 = run.state().ordinal();
+            r.r2 = run.isCancelled() ? 1 : 0;
+            r.r3 = starts.get() * 10 + cancels.get();
+        }
+    }
+
+    /**
+     * start() racing cancel() from STOPPED after a run that was cancelled (the flag is still
+     * set): the new cancel is not mistaken for the old one, so either it is kept and the start
+     * begins cancelled, or the start clears the old cancel and the new one cancels the run.
+     * Either way the new run is cancelled, and each listener ran once.
+     */
+    @JCStressTest
+    @Outcome(id = "3, 1, 11", expect = ACCEPTABLE, desc = "either order: cancel in STOPPED kept and the start began in STOPPING, or start first and the cancel moved RUNNING to STOPPING")
+    @Outcome(id = "1, 0, 10", expect = FORBIDDEN, desc = "cancel lost: taken for the earlier run's cancel, then cleared by the start")
+    @Outcome(id = "1, 0, 11", expect = FORBIDDEN, desc = "cancel lost: its listeners ran but the start cleared it")
+    @Outcome(expect = FORBIDDEN, desc = "a mix of both orders, a failed start or a missed or doubled listener")
+    @State
+    public static class StartRacesCancelFromStopped {
+        final RunState run = new RunState("sc");
+        final AtomicInteger starts = new AtomicInteger();
+        final AtomicInteger cancels = new AtomicInteger();
+
+        public StartRacesCancelFromStopped() {
+            run.start();
+            run.cancel();
+            run.stop();
             run.onStart(x -> starts.incrementAndGet());
             run.onCancel(x -> cancels.incrementAndGet());
         }
