@@ -178,7 +178,11 @@ public final class Pool<T> implements AutoCloseable {
         return new Builder<>(factory);
     }
 
-    /** @return the pool's name, as given to {@link Builder#name(String)} */
+    /**
+     * Returns the pool's name, which begins every message and log line of the pool.
+     *
+     * @return the name given to {@link Builder#name(String)}, or {@code "pool"}
+     */
     public String name() {
         return name;
     }
@@ -390,7 +394,7 @@ public final class Pool<T> implements AutoCloseable {
                 throw timeout(timeout);
             }
             if (Thread.interrupted()) {
-                throw new InterruptedException(name + ": interrupted before waiting");
+                throw interrupted(timed);
             }
             s = line.await(timed, deadline, timeout);
             if (s != null) {
@@ -885,8 +889,12 @@ public final class Pool<T> implements AutoCloseable {
         if (!isClosed()) {
             throw new IllegalStateException(name + ": awaitClosed() before close()");
         }
-        if (terminated.await(nanos, TimeUnit.NANOSECONDS)) {
-            return true;
+        try {
+            if (terminated.await(nanos, TimeUnit.NANOSECONDS)) {
+                return true;
+            }
+        } catch (InterruptedException e) {
+            throw new InterruptedException(name + ": interrupted in awaitClosed()");
         }
         int lent = 0;
         for (PoolSlot<T> s : slots) {
@@ -908,12 +916,24 @@ public final class Pool<T> implements AutoCloseable {
         return new ClosedException(name + ": pool closed");
     }
 
+    /** What a borrow that is interrupted throws: names the pool and the method. */
+    InterruptedException interrupted(boolean timed) {
+        return new InterruptedException(name + ": interrupted in "
+                + (timed ? "borrow(Duration)" : "borrow()"));
+    }
+
     /** What a timed borrow throws when {@code timeout} passes: names the size and waiters. */
     TimeoutException timeout(@Nullable Duration timeout) {
         return new TimeoutException(name + ": no object free within " + timeout + " (size "
                 + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
     }
 
+    /**
+     * Returns the pool's name, {@code (closed)} once closed, and a {@link #stats()} snapshot.
+     * Never blocks.
+     *
+     * @return a description for logs and debugging, e.g. {@code "db PoolStats{size=2, idle=1, ...}"}
+     */
     @Override
     public String toString() {
         return name + (isClosed() ? " (closed) " : " ") + stats();

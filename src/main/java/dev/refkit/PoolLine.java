@@ -103,7 +103,7 @@ final class PoolLine<T> {
                 if (!abandon(w)) {
                     refuse(w);
                 }
-                throw new InterruptedException(pool.name() + ": interrupted while waiting");
+                throw pool.interrupted(timed);
             }
             if (timed) {
                 long left = deadline - System.nanoTime();
