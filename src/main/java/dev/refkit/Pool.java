@@ -462,7 +462,9 @@ public final class Pool<T> implements AutoCloseable {
             return false;
         }
         Predicate<? super T> v = validate;
-        if (v != null && idle >= validateAfterIdleNanos) {
+        // -1 means every time: never compared, since a ticker (like System.nanoTime) may
+        // read negative while lastReturned stays 0 when no time-based option is set
+        if (v != null && (validateAfterIdleNanos < 0 || idle >= validateAfterIdleNanos)) {
             try {
                 return v.test(s.object);
             } catch (RuntimeException e) {
