@@ -144,9 +144,19 @@ final class PoolLine<T> {
         return pool.checked(s);
     }
 
-    /** Gives back whatever was granted to a waiter that no longer wants it. */
+    /**
+     * Gives back whatever was granted to a waiter that no longer wants it, and passes on the
+     * wake-up of a waiter signalled (unfair pools) as it gave up: the returner that signalled
+     * it woke nobody else, so the object it left idle would otherwise wait for the next
+     * return while the next waiter sleeps.
+     */
     private void refuse(PoolWaiter<T> w) {
-        if (w.state != PoolWaiter.GRANTED) {
+        int st = w.state;
+        if (st == PoolWaiter.SIGNALLED) {
+            drain();
+            return;
+        }
+        if (st != PoolWaiter.GRANTED) {
             return;
         }
         PoolSlot<T> s = w.slot;

@@ -1,0 +1,146 @@
+package dev.refkit;
+
+import static dev.refkit.PoolFixtures.eventually;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.refkit.PoolFixtures.Factory;
+import dev.refkit.PoolFixtures.Res;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Races of {@link Pool} found by a randomized stress attack (issue #8): a signalled waiter
+ * that gives up, {@code setMaxSize} against a borrow that makes an object, async dependents
+ * that block, a granted object failing validation, close against a factory call.
+ */
+@Timeout(60)
+final class PoolRaceTest {
+    /** How long a bounded race loop may run; it stops earlier after its rounds. */
+    private static final Duration RACE_BUDGET = Duration.ofSeconds(4);
+
+    private final Factory factory = new Factory();
+
+    private Pool.Builder<Res> builder() {
+        return Pool.builder(factory).name("race").destroy(factory::destroyed);
+    }
+
+    /** Starts a daemon thread running {@code task} and returns a future of its result. */
+    private static <V> CompletableFuture<V> fork(Callable<V> task) {
+        CompletableFuture<V> f = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                f.complete(task.call());
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    // ---- 1: a signalled waiter that gives up passes the signal on
+
+    /**
+     * Unfair: the oldest waiter, signalled by a return as it is interrupted, passes the
+     * wake-up on, so the next waiter gets the idle object. The race is forced by holding the
+     * pool's lock while the first waiter, interrupted, blocks on it to leave the line, and
+     * returning the object (which signals that waiter) from the lock holder.
+     */
+    @Test
+    void unfair_signalledWaiterInterrupted_nextWaiterServed() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).fair(false).build()) {
+            Lease<Res> held = pool.borrow();
+            AtomicReference<Thread> first = new AtomicReference<>();
+            CompletableFuture<Object> w1 = fork(() -> {
+                first.set(Thread.currentThread());
+                return pool.borrow();
+            });
+            eventually(() -> pool.stats().waiting() == 1, "first waiter in line");
+            CompletableFuture<Res> w2 = fork(() -> {
+                try (Lease<Res> l = pool.borrow()) {
+                    return l.get();
+                }
+            });
+            eventually(() -> pool.stats().waiting() == 2, "second waiter in line");
+            pool.lock.lock();
+            try {
+                first.get().interrupt();
+                eventually(() -> pool.lock.hasQueuedThread(first.get()),
+                        "the interrupted waiter blocked on leaving the line");
+                held.close(); // signals the first waiter, which is giving up
+            } finally {
+                pool.lock.unlock();
+            }
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> w1.get(10, TimeUnit.SECONDS));
+            assertInstanceOf(InterruptedException.class, e.getCause());
+            assertEquals("race: interrupted in borrow()", e.getCause().getMessage());
+            assertNotNull(w2.get(10, TimeUnit.SECONDS), "the second waiter must be woken");
+            assertEquals(0, pool.stats().waiting());
+            assertEquals(1, pool.stats().idle());
+        }
+    }
+
+    // ---- helpers
+
+    /** Checks the outcome of one round of {@link #raceLoop}. */
+    private interface RoundCheck {
+        void check(Lease<Res> held, int round) throws Exception;
+    }
+
+    /**
+     * Runs up to {@code rounds} rounds (and at most {@link #RACE_BUDGET}): {@code setup} in
+     * this thread, then {@code a} in a helper thread and {@code b} in this one, released
+     * together by a barrier, then {@code check} once both are done.
+     */
+    private static void raceLoop(int rounds, Callable<Lease<Res>> setup, Runnable a,
+            Runnable b, RoundCheck check) throws Exception {
+        CyclicBarrier go = new CyclicBarrier(2);
+        CyclicBarrier done = new CyclicBarrier(2);
+        AtomicInteger left = new AtomicInteger(rounds);
+        long deadline = System.nanoTime() + RACE_BUDGET.toNanos();
+        CompletableFuture<Object> helper = fork(() -> {
+            for (;;) {
+                go.await(10, TimeUnit.SECONDS);
+                if (left.get() < 0) {
+                    return "stopped";
+                }
+                a.run();
+                done.await(10, TimeUnit.SECONDS);
+            }
+        });
+        try {
+            for (int round = 0; left.decrementAndGet() >= 0
+                    && System.nanoTime() - deadline < 0; round++) {
+                Lease<Res> held = setup.call();
+                go.await(10, TimeUnit.SECONDS);
+                b.run();
+                done.await(10, TimeUnit.SECONDS);
+                check.check(held, round);
+            }
+        } finally {
+            left.set(-1);
+            go.await(10, TimeUnit.SECONDS);
+            helper.get(10, TimeUnit.SECONDS);
+        }
+    }
+}
