@@ -493,6 +493,14 @@ public final class Pool<T> implements AutoCloseable {
     // ---------------------------------------------------------------------------------
     // Making and destroying
 
+    /**
+     * Reserves a permit to make one object: true if there was room. Not on the hint path.
+     *
+     * <p>Dekker with {@link #setMaxSize}: it writes {@code maxSize} and then reads
+     * {@code size}; this CASes {@code size} and then reads {@code maxSize} again. So either
+     * setMaxSize sees the permit (and sets SHRINK) or this sees the new bound and hands the
+     * permit back: a permit is never kept against an old bound.
+     */
     boolean reservePermit() {
         for (;;) {
             int n = size;
@@ -501,6 +509,11 @@ public final class Pool<T> implements AutoCloseable {
                 return false;
             }
             if (SIZE.compareAndSet(this, n, n + 1)) {
+                int maxNow = maxSize;
+                if (maxNow != 0 && n >= maxNow) {
+                    releasePermit(); // the bound came down meanwhile
+                    return false;
+                }
                 return true;
             }
         }

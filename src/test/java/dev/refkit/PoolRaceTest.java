@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -100,6 +101,42 @@ final class PoolRaceTest {
         }
     }
 
+    // ---- 2: setMaxSize against a borrow that makes an object
+
+    /**
+     * {@code setMaxSize(1)} racing a {@code tryBorrow()} that makes the second object of a
+     * pool of two never leaves the pool above its new bound once the leases come back.
+     */
+    @Test
+    void setMaxSize_racesCreatingBorrow_poolFitsNewBound() throws Exception {
+        AtomicReference<@Nullable Pool<Res>> current = new AtomicReference<>();
+        AtomicReference<@Nullable Lease<Res>> got = new AtomicReference<>();
+        raceLoop(20_000, () -> {
+            Pool<Res> pool = builder().maxSize(2).build();
+            current.set(pool);
+            got.set(null);
+            return pool.borrow();
+        }, () -> got.set(Objects.requireNonNull(current.get()).tryBorrow()),
+                () -> Objects.requireNonNull(current.get()).setMaxSize(1),
+                (held, round) -> {
+                    Pool<Res> pool = Objects.requireNonNull(current.get());
+                    Lease<Res> second = got.get();
+                    if (second != null) {
+                        second.close();
+                    }
+                    held.close();
+                    int size = pool.stats().size();
+                    Lease<Res> a = pool.tryBorrow();
+                    Lease<Res> b = pool.tryBorrow();
+                    boolean both = a != null && b != null;
+                    pool.close();
+                    if (size > 1 || both) {
+                        fail("round " + round + ": size " + size + " of maxSize "
+                                + pool.maxSize() + ", two tryBorrow() at once: " + both);
+                    }
+                });
+    }
+
     // ---- helpers
 
     /** Checks the outcome of one round of {@link #raceLoop}. */
@@ -109,38 +146,54 @@ final class PoolRaceTest {
 
     /**
      * Runs up to {@code rounds} rounds (and at most {@link #RACE_BUDGET}): {@code setup} in
-     * this thread, then {@code a} in a helper thread and {@code b} in this one, released
-     * together by a barrier, then {@code check} once both are done.
+     * this thread, then {@code a} in a helper thread and {@code b} in this one, started
+     * together (both spin on a round number, so neither has to be woken) and each after a
+     * random spin of its own so that the two sweep across each other, then {@code check}
+     * once both are done.
      */
     private static void raceLoop(int rounds, Callable<Lease<Res>> setup, Runnable a,
             Runnable b, RoundCheck check) throws Exception {
-        CyclicBarrier go = new CyclicBarrier(2);
-        CyclicBarrier done = new CyclicBarrier(2);
-        AtomicInteger left = new AtomicInteger(rounds);
+        AtomicInteger go = new AtomicInteger(-1);
+        AtomicInteger done = new AtomicInteger(-1);
         long deadline = System.nanoTime() + RACE_BUDGET.toNanos();
         CompletableFuture<Object> helper = fork(() -> {
-            for (;;) {
-                go.await(10, TimeUnit.SECONDS);
-                if (left.get() < 0) {
+            for (int round = 0;; round++) {
+                int g;
+                while ((g = go.get()) < round) {
+                    Thread.onSpinWait();
+                }
+                if (g == Integer.MAX_VALUE) {
                     return "stopped";
                 }
+                spin();
                 a.run();
-                done.await(10, TimeUnit.SECONDS);
+                done.set(round);
             }
         });
         try {
-            for (int round = 0; left.decrementAndGet() >= 0
-                    && System.nanoTime() - deadline < 0; round++) {
+            for (int round = 0; round < rounds && System.nanoTime() - deadline < 0; round++) {
                 Lease<Res> held = setup.call();
-                go.await(10, TimeUnit.SECONDS);
+                go.set(round);
+                spin();
                 b.run();
-                done.await(10, TimeUnit.SECONDS);
+                while (done.get() < round) {
+                    if (helper.isDone()) {
+                        helper.get(); // rethrows what stopped the helper
+                    }
+                    Thread.onSpinWait();
+                }
                 check.check(held, round);
             }
         } finally {
-            left.set(-1);
-            go.await(10, TimeUnit.SECONDS);
+            go.set(Integer.MAX_VALUE);
             helper.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A random busy wait of up to a few hundred nanoseconds. */
+    private static void spin() {
+        for (int i = ThreadLocalRandom.current().nextInt(64); i > 0; i--) {
+            Thread.onSpinWait();
         }
     }
 }
