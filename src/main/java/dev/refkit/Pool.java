@@ -496,10 +496,14 @@ public final class Pool<T> implements AutoCloseable {
     /**
      * Reserves a permit to make one object: true if there was room. Not on the hint path.
      *
-     * <p>Dekker with {@link #setMaxSize}: it writes {@code maxSize} and then reads
-     * {@code size}; this CASes {@code size} and then reads {@code maxSize} again. So either
-     * setMaxSize sees the permit (and sets SHRINK) or this sees the new bound and hands the
-     * permit back: a permit is never kept against an old bound.
+     * <p>Dekker with {@link #setMaxSize} and {@link #close()}: each writes its word
+     * ({@code maxSize}, {@code ctl}) and then reads {@code size}; this CASes {@code size} and
+     * then reads both words again. So either that writer sees the permit (and shrinks, or
+     * waits for it before the pool terminates) or this sees the new word and hands the permit
+     * back: a permit is never kept against an old bound, nor reserved after close counted the
+     * pool empty.
+     *
+     * @throws ClosedException if the pool is closed
      */
     boolean reservePermit() {
         for (;;) {
@@ -509,7 +513,12 @@ public final class Pool<T> implements AutoCloseable {
                 return false;
             }
             if (SIZE.compareAndSet(this, n, n + 1)) {
+                int c = ctl;
                 int maxNow = maxSize;
+                if ((c & CLOSED) != 0) {
+                    releasePermit();
+                    throw closed();
+                }
                 if (maxNow != 0 && n >= maxNow) {
                     releasePermit(); // the bound came down meanwhile
                     return false;
@@ -531,7 +540,9 @@ public final class Pool<T> implements AutoCloseable {
         if ((c & WAITERS) != 0) {
             line.drain();
         }
-        if ((c & CLOSED) != 0 && n == 0) {
+        // Read size again after CLOSED: the n == 0 seen above may predate close(), and a
+        // permit reserved since, by a borrower that saw the pool open, is still held.
+        if ((c & CLOSED) != 0 && n == 0 && size == 0) {
             terminated.countDown();
         }
     }

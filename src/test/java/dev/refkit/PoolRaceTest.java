@@ -137,6 +137,85 @@ final class PoolRaceTest {
                 });
     }
 
+    // ---- 6: close against a factory call
+
+    /**
+     * {@code awaitClosed} returns true only once every factory call begun before
+     * {@code close()} has finished and its object is destroyed: three threads make and
+     * invalidate objects while the pool closes.
+     */
+    @Test
+    void awaitClosed_racesFactoryCalls_trueOnlyWhenAllDestroyed() throws Exception {
+        AtomicInteger inFactory = new AtomicInteger();
+        AtomicInteger alive = new AtomicInteger();
+        int creators = 3;
+        CyclicBarrier start = new CyclicBarrier(creators + 1);
+        CyclicBarrier done = new CyclicBarrier(creators + 1);
+        AtomicReference<@Nullable Pool<Object>> current = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>();
+        AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
+        for (int t = 0; t < creators; t++) {
+            Thread th = new Thread(() -> {
+                try {
+                    for (;;) {
+                        start.await();
+                        Pool<Object> pool = current.get();
+                        if (pool == null) {
+                            return;
+                        }
+                        try {
+                            for (;;) {
+                                Lease<Object> l = pool.tryBorrow();
+                                if (l != null) {
+                                    l.invalidate();
+                                }
+                            }
+                        } catch (ClosedException expected) {
+                            // the pool closed: this round is over
+                        }
+                        done.await();
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            th.setDaemon(true);
+            th.start();
+            threads.add(th);
+        }
+        long deadline = System.nanoTime() + RACE_BUDGET.toNanos();
+        try {
+            for (int round = 0; round < 30_000 && System.nanoTime() - deadline < 0; round++) {
+                Pool<Object> pool = Pool.builder(() -> {
+                    inFactory.incrementAndGet();
+                    alive.incrementAndGet();
+                    Object o = new Object();
+                    inFactory.decrementAndGet();
+                    return o;
+                }).maxSize(8).destroy(o -> alive.decrementAndGet()).name("race").build();
+                current.set(pool);
+                start.await(10, TimeUnit.SECONDS);
+                spin();
+                pool.close();
+                assertTrue(pool.awaitClosed(Duration.ofSeconds(10)));
+                int running = inFactory.get();
+                int left = alive.get();
+                done.await(10, TimeUnit.SECONDS);
+                if (running != 0 || left != 0) {
+                    fail("round " + round + ": awaitClosed() returned true with " + running
+                            + " factory call(s) running and " + left + " object(s) alive");
+                }
+            }
+        } finally {
+            current.set(null);
+            start.await(10, TimeUnit.SECONDS);
+            for (Thread th : threads) {
+                th.join(TimeUnit.SECONDS.toMillis(10));
+            }
+        }
+        assertEquals(null, failure.get());
+    }
+
     // ---- helpers
 
     /** Checks the outcome of one round of {@link #raceLoop}. */
