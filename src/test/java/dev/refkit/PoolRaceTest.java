@@ -137,6 +137,61 @@ final class PoolRaceTest {
                 });
     }
 
+    // ---- 3: async dependents that block
+
+    /**
+     * A dependent that closes its lease and then waits for the next waiting future gets it:
+     * the grant is delivered at once, not held until the dependent returns.
+     */
+    @Test
+    void borrowAsync_dependentClosesThenWaitsForNext_nextCompleted() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).build()) {
+            Lease<Res> held = pool.borrow();
+            CompletableFuture<Lease<Res>> f1 = pool.borrowAsync();
+            CompletableFuture<Lease<Res>> f2 = pool.borrowAsync();
+            CompletableFuture<Res> second = new CompletableFuture<>();
+            f1.thenAccept(l -> {
+                l.close();
+                try (Lease<Res> next = f2.get(2, TimeUnit.SECONDS)) {
+                    second.complete(next.get());
+                } catch (Exception e) {
+                    second.completeExceptionally(e);
+                }
+            });
+            CompletableFuture<Object> closer = fork(() -> {
+                held.close();
+                return "returned";
+            });
+            assertNotNull(second.get(10, TimeUnit.SECONDS));
+            assertEquals("returned", closer.get(10, TimeUnit.SECONDS));
+            assertEquals(1, pool.stats().idle());
+        }
+    }
+
+    /**
+     * A dependent that closes its lease and then borrows gets the object back once the next
+     * future's own dependent has used and closed it: nothing is held back meanwhile.
+     */
+    @Test
+    void borrowAsync_dependentClosesThenBorrows_getsObjectInTime() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).build()) {
+            Lease<Res> held = pool.borrow();
+            CompletableFuture<Lease<Res>> f1 = pool.borrowAsync();
+            pool.borrowAsync().thenAccept(Lease::close);
+            CompletableFuture<Res> again = new CompletableFuture<>();
+            f1.thenAccept(l -> {
+                l.close();
+                try (Lease<Res> next = pool.borrow(Duration.ofSeconds(2))) {
+                    again.complete(next.get());
+                } catch (Exception e) {
+                    again.completeExceptionally(e);
+                }
+            });
+            held.close();
+            assertNotNull(again.get(10, TimeUnit.SECONDS));
+        }
+    }
+
     // ---- 6: close against a factory call
 
     /**
