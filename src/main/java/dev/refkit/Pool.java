@@ -608,8 +608,24 @@ public final class Pool<T> implements AutoCloseable {
         return maxLifetimeNanos >= 0 || needsReturnTime;
     }
 
-    /** Destroys an object whose slot the caller owns, and frees the slot. Never throws. */
+    /**
+     * Destroys an object whose slot the caller owns, and frees the slot and its permit.
+     * Throws only an {@link Error} from the destroyer, after the slot and permit are freed.
+     */
     void destroy(PoolSlot<T> s) {
+        try {
+            destroyKeepingPermit(s);
+        } finally {
+            releasePermit();
+        }
+    }
+
+    /**
+     * Destroys an object whose slot the caller owns and frees the slot, but keeps its permit
+     * for the caller, who must make an object with it or release it. Throws only an
+     * {@link Error} from the destroyer (the permit is then still the caller's).
+     */
+    private void destroyKeepingPermit(PoolSlot<T> s) {
         long st = s.state();
         s.setState((st & ~KIND) | DEAD);
         removeSlot(s);
@@ -620,8 +636,36 @@ public final class Pool<T> implements AutoCloseable {
         } finally {
             retiredBorrows.addAndGet(st >>> 2);
             destroyed.incrementAndGet();
-            releasePermit();
         }
+    }
+
+    /**
+     * For a waiter granted {@code s} (LENT to it): returns true if {@code s} passes its
+     * checks. Otherwise destroys it and keeps its permit for the waiter, which then makes an
+     * object in its place and so keeps its turn (freeing the permit would serve the head of
+     * the queue, behind which the waiter would join again); returns false then, unless the
+     * pool shrank or closed meanwhile, when the permit is freed and null returned.
+     *
+     * @return TRUE if {@code s} may be lent, FALSE if the caller now holds a permit instead,
+     *     null if it holds nothing and should try again
+     * @throws Error if the validator or destroyer threw one; nothing is then held
+     */
+    @Nullable Boolean checkedForWaiter(PoolSlot<T> s) {
+        if (lendPlain || lendable(s)) {
+            return Boolean.TRUE;
+        }
+        try {
+            destroyKeepingPermit(s);
+        } catch (Error e) {
+            releasePermit();
+            throw e;
+        }
+        int max = maxSize;
+        if ((ctl & CLOSED) != 0 || (max != 0 && size > max)) {
+            releasePermit();
+            return null;
+        }
+        return Boolean.FALSE;
     }
 
     /**

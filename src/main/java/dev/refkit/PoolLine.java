@@ -141,7 +141,11 @@ final class PoolLine<T> {
         if (s == null) {
             return pool.create(true);
         }
-        return pool.checked(s);
+        Boolean ok = pool.checkedForWaiter(s);
+        if (ok == null) {
+            return null; // failed its checks while the pool shrank or closed: try again
+        }
+        return ok ? s : pool.create(true); // failed: make one with its permit, in turn
     }
 
     /**
@@ -225,8 +229,13 @@ final class PoolLine<T> {
             PoolRuntime.creators().execute(() -> createFor(f));
             return;
         }
-        if (pool.checked(s) == null) {
-            pool.borrowInto(f); // the object failed its checks: try again
+        Boolean ok = pool.checkedForWaiter(s);
+        if (ok == null) {
+            pool.borrowInto(f); // failed its checks while the pool shrank or closed
+            return;
+        }
+        if (!ok) { // failed its checks: make one with its permit, keeping f's turn
+            PoolRuntime.creators().execute(() -> createFor(f));
             return;
         }
         PoolLease<T> l = pool.lease(s, s.state(), -1);

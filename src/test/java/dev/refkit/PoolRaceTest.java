@@ -192,6 +192,57 @@ final class PoolRaceTest {
         }
     }
 
+    // ---- 4: a granted object that fails validation
+
+    /**
+     * Fair: when the object handed to the oldest waiter fails validation, that waiter makes
+     * a new one in its place and is still served before the waiter behind it.
+     */
+    @Test
+    void fair_grantedObjectFailsValidation_oldestWaiterServedFirst() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).validate(r -> r.id != 1).build()) {
+            Lease<Res> held = pool.borrow(); // object 1, which fails validation once back
+            ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
+            List<CompletableFuture<Object>> all = new ArrayList<>();
+            for (int i = 1; i <= 2; i++) {
+                int id = i;
+                all.add(fork(() -> {
+                    try (Lease<Res> l = pool.borrow()) {
+                        l.get();
+                        order.add(id);
+                    }
+                    return id;
+                }));
+                eventually(() -> pool.stats().waiting() == id, "waiter " + id + " in line");
+            }
+            held.close();
+            CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
+                    .get(10, TimeUnit.SECONDS);
+            assertEquals(List.of(1, 2), new ArrayList<>(order));
+            assertEquals(1, pool.stats().size());
+        }
+    }
+
+    /** Fair, async: a future whose granted object fails validation keeps its turn. */
+    @Test
+    void fair_asyncGrantedObjectFailsValidation_oldestFutureServedFirst() throws Exception {
+        try (Pool<Res> pool = builder().maxSize(1).validate(r -> r.id != 1).build()) {
+            Lease<Res> held = pool.borrow();
+            ConcurrentLinkedQueue<Integer> order = new ConcurrentLinkedQueue<>();
+            CompletableFuture<Void> f1 = pool.borrowAsync().thenAccept(l -> {
+                order.add(1);
+                l.close();
+            });
+            CompletableFuture<Void> f2 = pool.borrowAsync().thenAccept(l -> {
+                order.add(2);
+                l.close();
+            });
+            held.close();
+            CompletableFuture.allOf(f1, f2).get(10, TimeUnit.SECONDS);
+            assertEquals(List.of(1, 2), new ArrayList<>(order));
+        }
+    }
+
     // ---- 6: close against a factory call
 
     /**
