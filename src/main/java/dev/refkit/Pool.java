@@ -51,6 +51,17 @@ import org.slf4j.LoggerFactory;
  * thread, except that background upkeep ({@code minIdle}, expiry sweeps) and objects made
  * for {@code borrowAsync} waiters run on shared daemon threads.
  *
+ * <p><b>Errors.</b> An unchecked exception from a validator, reset or destroyer is logged
+ * and the object destroyed (or, from a destroyer, its slot freed all the same), as each
+ * builder option says. An {@link Error} from any of them, or from the factory, is never
+ * swallowed: it is thrown to the caller of the operation that ran the hook (a borrow, a
+ * lease's {@code close()} or {@code invalidate()}, {@code setMaxSize}, {@code close()}), or
+ * fails the {@code borrowAsync} future it was run for, once the pool is consistent again
+ * (the object's slot and permit freed, no waiter lost). Where no caller exists it is logged
+ * at ERROR and rethrown on that thread: on the upkeep thread this ends the pool's
+ * background upkeep, on the leak detector's {@link java.lang.ref.Cleaner} thread it is
+ * ignored by the cleaner after the log line.
+ *
  * <p><b>Lifecycle.</b> Open from {@link Builder#build()}; {@link #close()} destroys idle
  * objects at once and lent ones as they come back, and wakes every waiter with a
  * {@link ClosedException}.
@@ -823,6 +834,8 @@ public final class Pool<T> implements AutoCloseable {
      * @throws IllegalArgumentException if {@code newMaxSize < 1}
      * @throws IllegalStateException if the pool was built unbounded ({@code maxSize(0)})
      * @throws ClosedException if the pool is closed
+     * @throws Error if a destroyer threw one; the new bound holds all the same and waiters
+     *     are served
      */
     public void setMaxSize(int newMaxSize) {
         if (newMaxSize < 1) {
@@ -844,16 +857,19 @@ public final class Pool<T> implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (PoolSlot<T> s : slots) {
-            if (size <= maxSize) {
-                break;
+        try {
+            for (PoolSlot<T> s : slots) {
+                if (size <= maxSize) {
+                    break;
+                }
+                long st = s.state();
+                if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+                    destroy(s);
+                }
             }
-            long st = s.state();
-            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
-                destroy(s);
-            }
+        } finally {
+            line.drain();
         }
-        line.drain();
     }
 
     /** @return the most objects alive at once, or 0 for an unbounded pool */
@@ -913,6 +929,9 @@ public final class Pool<T> implements AutoCloseable {
      * they come back, and every waiter wakes with a {@link ClosedException}. Later borrows
      * throw {@code ClosedException}. A second call does nothing. Never waits for lent
      * objects; see {@link #awaitClosed(Duration)}.
+     *
+     * @throws Error if a destroyer threw one; every other idle object is still destroyed
+     *     and the pool is closed all the same (further errors are added as suppressed)
      */
     @Override
     public void close() {
@@ -933,11 +952,23 @@ public final class Pool<T> implements AutoCloseable {
             f.cancel(false);
         }
         line.wakeClosed(woken);
+        Error failure = null;
         for (PoolSlot<T> s : slots) {
-            destroyIfIdle(s, s.state());
+            try {
+                destroyIfIdle(s, s.state());
+            } catch (Error e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
         }
         if (size == 0) {
             terminated.countDown();
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 
