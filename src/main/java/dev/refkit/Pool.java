@@ -213,6 +213,7 @@ public final class Pool<T> implements AutoCloseable {
      * @throws RuntimeException if the factory threw (an unchecked exception as itself, a
      *     checked one wrapped in a {@link LifecycleException}) or returned null (a
      *     {@link NullPointerException}); the slot is free for the next borrower
+     * @throws Error if the factory or validator threw one; the slot is freed first
      */
     public Lease<T> borrow() throws InterruptedException {
         int i = stripe();
@@ -244,6 +245,7 @@ public final class Pool<T> implements AutoCloseable {
      * @throws InterruptedException if the thread is interrupted while it waits
      * @throws ClosedException if the pool is closed, or closes while the thread waits
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
+     * @throws Error if the factory or validator threw one, as for {@link #borrow()}
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
@@ -267,6 +269,7 @@ public final class Pool<T> implements AutoCloseable {
      * @return a lease, or null if every object is lent and the pool is full
      * @throws ClosedException if the pool is closed
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
+     * @throws Error if the factory or validator threw one, as for {@link #borrow()}
      */
     public @Nullable Lease<T> tryBorrow() {
         int i = stripe();
