@@ -48,8 +48,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Thread safety.</b> Every method may be called from any thread. Nothing blocks on
  * a monitor: waits park with {@link LockSupport}, so virtual threads never pin. User code
  * (factory, validator, reset, destroyer) is never run under a lock; it runs in the calling
- * thread, except that background upkeep ({@code minIdle}, expiry sweeps) and objects made
- * for {@code borrowAsync} waiters run on shared daemon threads.
+ * thread, except that background upkeep ({@code minIdle}, expiry sweeps), objects made
+ * for {@code borrowAsync} waiters, and completions of {@code borrowAsync} futures nested
+ * more than 32 deep on one thread run on shared daemon threads.
  *
  * <p><b>Errors.</b> An unchecked exception from a validator, reset or destroyer is logged
  * and the object destroyed (or, from a destroyer, its slot freed all the same), as each
@@ -533,11 +534,11 @@ public final class Pool<T> implements AutoCloseable {
                 int c = ctl;
                 int maxNow = maxSize;
                 if ((c & CLOSED) != 0) {
-                    releasePermit();
+                    unreserve();
                     throw closed();
                 }
                 if (maxNow != 0 && n >= maxNow) {
-                    releasePermit(); // the bound came down meanwhile
+                    unreserve(); // the bound came down meanwhile
                     return false;
                 }
                 return true;
@@ -545,7 +546,21 @@ public final class Pool<T> implements AutoCloseable {
         }
     }
 
+    /**
+     * Hands back a permit {@link #reservePermit} just took and may not keep. Called under the
+     * lock (from the waiting line's drain), it does not drain the line again, which would
+     * complete futures under the lock: the caller is draining already, and a releaser that
+     * raced it blocks on the lock and drains after it.
+     */
+    private void unreserve() {
+        releasePermit(!lock.isHeldByCurrentThread());
+    }
+
     void releasePermit() {
+        releasePermit(true);
+    }
+
+    private void releasePermit(boolean drain) {
         int n = (int) SIZE.getAndAdd(this, -1) - 1;
         int c = ctl;
         if (c == 0) {
@@ -554,7 +569,7 @@ public final class Pool<T> implements AutoCloseable {
         if ((c & SHRINK) != 0 && n <= maxSize) {
             clearShrink();
         }
-        if ((c & WAITERS) != 0) {
+        if (drain && (c & WAITERS) != 0) {
             line.drain();
         }
         // Read size again after CLOSED: the n == 0 seen above may predate close(), and a
