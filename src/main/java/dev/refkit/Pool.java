@@ -48,8 +48,20 @@ import org.slf4j.LoggerFactory;
  * <p><b>Thread safety.</b> Every method may be called from any thread. Nothing blocks on
  * a monitor: waits park with {@link LockSupport}, so virtual threads never pin. User code
  * (factory, validator, reset, destroyer) is never run under a lock; it runs in the calling
- * thread, except that background upkeep ({@code minIdle}, expiry sweeps) and objects made
- * for {@code borrowAsync} waiters run on shared daemon threads.
+ * thread, except that background upkeep ({@code minIdle}, expiry sweeps), objects made
+ * for {@code borrowAsync} waiters, and completions of {@code borrowAsync} futures nested
+ * more than 32 deep on one thread run on shared daemon threads.
+ *
+ * <p><b>Errors.</b> An unchecked exception from a validator, reset or destroyer is logged
+ * and the object destroyed (or, from a destroyer, its slot freed all the same), as each
+ * builder option says. An {@link Error} from any of them, or from the factory, is never
+ * swallowed: it is thrown to the caller of the operation that ran the hook (a borrow, a
+ * lease's {@code close()} or {@code invalidate()}, {@code setMaxSize}, {@code close()}), or
+ * fails the {@code borrowAsync} future it was run for, once the pool is consistent again
+ * (the object's slot and permit freed, no waiter lost). Where no caller exists it is logged
+ * at ERROR and rethrown on that thread: on the upkeep thread this ends the pool's
+ * background upkeep, on the leak detector's {@link java.lang.ref.Cleaner} thread it is
+ * ignored by the cleaner after the log line.
  *
  * <p><b>Lifecycle.</b> Open from {@link Builder#build()}; {@link #close()} destroys idle
  * objects at once and lent ones as they come back, and wakes every waiter with a
@@ -178,7 +190,11 @@ public final class Pool<T> implements AutoCloseable {
         return new Builder<>(factory);
     }
 
-    /** {@return the pool's name, as given to {@link Builder#name(String)}} */
+    /**
+     * Returns the pool's name, which begins every message and log line of the pool.
+     *
+     * @return the name given to {@link Builder#name(String)}, or {@code "pool"}
+     */
     public String name() {
         return name;
     }
@@ -198,6 +214,7 @@ public final class Pool<T> implements AutoCloseable {
      * @throws RuntimeException if the factory threw (an unchecked exception as itself, a
      *     checked one wrapped in a {@link LifecycleException}) or returned null (a
      *     {@link NullPointerException}); the slot is free for the next borrower
+     * @throws Error if the factory or validator threw one; the slot is freed first
      */
     public Lease<T> borrow() throws InterruptedException {
         int i = stripe();
@@ -229,6 +246,7 @@ public final class Pool<T> implements AutoCloseable {
      * @throws InterruptedException if the thread is interrupted while it waits
      * @throws ClosedException if the pool is closed, or closes while the thread waits
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
+     * @throws Error if the factory or validator threw one, as for {@link #borrow()}
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public Lease<T> borrow(Duration timeout) throws InterruptedException, TimeoutException {
@@ -252,6 +270,7 @@ public final class Pool<T> implements AutoCloseable {
      * @return a lease, or null if every object is lent and the pool is full
      * @throws ClosedException if the pool is closed
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
+     * @throws Error if the factory or validator threw one, as for {@link #borrow()}
      */
     public @Nullable Lease<T> tryBorrow() {
         int i = stripe();
@@ -277,9 +296,12 @@ public final class Pool<T> implements AutoCloseable {
      *
      * <p>Cancelling the future (or completing it any other way, e.g. {@code orTimeout})
      * gives up its place in line; an object granted at the same moment goes to the next
-     * waiter. Dependent actions run on the completing thread, never under a pool lock; if
-     * they close their lease at once, the next waiting futures are completed in a loop on
-     * that thread, not by recursion.
+     * waiter. Dependent actions run on the completing thread, never under a pool lock, and
+     * a grant is delivered at once: a dependent that closes its lease and then blocks (on
+     * another future of this pool, or in {@code borrow()}) does not hold back the object it
+     * freed. When dependents close their lease at once, each completes the next waiting
+     * future from within its own completion; past 32 such nested completions on one
+     * thread, the next is completed on a shared daemon thread, so the stack stays bounded.
      *
      * @return a future lease; completed exceptionally with {@link ClosedException} if the
      *     pool is or becomes closed, or with the factory's exception
@@ -390,7 +412,7 @@ public final class Pool<T> implements AutoCloseable {
                 throw timeout(timeout);
             }
             if (Thread.interrupted()) {
-                throw new InterruptedException(name + ": interrupted before waiting");
+                throw interrupted(timed);
             }
             s = line.await(timed, deadline, timeout);
             if (s != null) {
@@ -458,7 +480,9 @@ public final class Pool<T> implements AutoCloseable {
             return false;
         }
         Predicate<? super T> v = validate;
-        if (v != null && idle >= validateAfterIdleNanos) {
+        // -1 means every time: never compared, since a ticker (like System.nanoTime) may
+        // read negative while lastReturned stays 0 when no time-based option is set
+        if (v != null && (validateAfterIdleNanos < 0 || idle >= validateAfterIdleNanos)) {
             try {
                 return v.test(s.object);
             } catch (RuntimeException e) {
@@ -487,6 +511,18 @@ public final class Pool<T> implements AutoCloseable {
     // ---------------------------------------------------------------------------------
     // Making and destroying
 
+    /**
+     * Reserves a permit to make one object: true if there was room. Not on the hint path.
+     *
+     * <p>Dekker with {@link #setMaxSize} and {@link #close()}: each writes its word
+     * ({@code maxSize}, {@code ctl}) and then reads {@code size}; this CASes {@code size} and
+     * then reads both words again. So either that writer sees the permit (and shrinks, or
+     * waits for it before the pool terminates) or this sees the new word and hands the permit
+     * back: a permit is never kept against an old bound, nor reserved after close counted the
+     * pool empty.
+     *
+     * @throws ClosedException if the pool is closed
+     */
     boolean reservePermit() {
         for (;;) {
             int n = size;
@@ -495,12 +531,36 @@ public final class Pool<T> implements AutoCloseable {
                 return false;
             }
             if (SIZE.compareAndSet(this, n, n + 1)) {
+                int c = ctl;
+                int maxNow = maxSize;
+                if ((c & CLOSED) != 0) {
+                    unreserve();
+                    throw closed();
+                }
+                if (maxNow != 0 && n >= maxNow) {
+                    unreserve(); // the bound came down meanwhile
+                    return false;
+                }
                 return true;
             }
         }
     }
 
+    /**
+     * Hands back a permit {@link #reservePermit} just took and may not keep. Called under the
+     * lock (from the waiting line's drain), it does not drain the line again, which would
+     * complete futures under the lock: the caller is draining already, and a releaser that
+     * raced it blocks on the lock and drains after it.
+     */
+    private void unreserve() {
+        releasePermit(!lock.isHeldByCurrentThread());
+    }
+
     void releasePermit() {
+        releasePermit(true);
+    }
+
+    private void releasePermit(boolean drain) {
         int n = (int) SIZE.getAndAdd(this, -1) - 1;
         int c = ctl;
         if (c == 0) {
@@ -509,10 +569,12 @@ public final class Pool<T> implements AutoCloseable {
         if ((c & SHRINK) != 0 && n <= maxSize) {
             clearShrink();
         }
-        if ((c & WAITERS) != 0) {
+        if (drain && (c & WAITERS) != 0) {
             line.drain();
         }
-        if ((c & CLOSED) != 0 && n == 0) {
+        // Read size again after CLOSED: the n == 0 seen above may predate close(), and a
+        // permit reserved since, by a borrower that saw the pool open, is still held.
+        if ((c & CLOSED) != 0 && n == 0 && size == 0) {
             terminated.countDown();
         }
     }
@@ -575,8 +637,24 @@ public final class Pool<T> implements AutoCloseable {
         return maxLifetimeNanos >= 0 || needsReturnTime;
     }
 
-    /** Destroys an object whose slot the caller owns, and frees the slot. Never throws. */
+    /**
+     * Destroys an object whose slot the caller owns, and frees the slot and its permit.
+     * Throws only an {@link Error} from the destroyer, after the slot and permit are freed.
+     */
     void destroy(PoolSlot<T> s) {
+        try {
+            destroyKeepingPermit(s);
+        } finally {
+            releasePermit();
+        }
+    }
+
+    /**
+     * Destroys an object whose slot the caller owns and frees the slot, but keeps its permit
+     * for the caller, who must make an object with it or release it. Throws only an
+     * {@link Error} from the destroyer (the permit is then still the caller's).
+     */
+    private void destroyKeepingPermit(PoolSlot<T> s) {
         long st = s.state();
         s.setState((st & ~KIND) | DEAD);
         removeSlot(s);
@@ -587,8 +665,36 @@ public final class Pool<T> implements AutoCloseable {
         } finally {
             retiredBorrows.addAndGet(st >>> 2);
             destroyed.incrementAndGet();
-            releasePermit();
         }
+    }
+
+    /**
+     * For a waiter granted {@code s} (LENT to it): returns true if {@code s} passes its
+     * checks. Otherwise destroys it and keeps its permit for the waiter, which then makes an
+     * object in its place and so keeps its turn (freeing the permit would serve the head of
+     * the queue, behind which the waiter would join again); returns false then, unless the
+     * pool shrank or closed meanwhile, when the permit is freed and null returned.
+     *
+     * @return TRUE if {@code s} may be lent, FALSE if the caller now holds a permit instead,
+     *     null if it holds nothing and should try again
+     * @throws Error if the validator or destroyer threw one; nothing is then held
+     */
+    @Nullable Boolean checkedForWaiter(PoolSlot<T> s) {
+        if (lendPlain || lendable(s)) {
+            return Boolean.TRUE;
+        }
+        try {
+            destroyKeepingPermit(s);
+        } catch (Error e) {
+            releasePermit();
+            throw e;
+        }
+        int max = maxSize;
+        if ((ctl & CLOSED) != 0 || (max != 0 && size > max)) {
+            releasePermit();
+            return null;
+        }
+        return Boolean.FALSE;
     }
 
     /**
@@ -746,6 +852,8 @@ public final class Pool<T> implements AutoCloseable {
      * @throws IllegalArgumentException if {@code newMaxSize < 1}
      * @throws IllegalStateException if the pool was built unbounded ({@code maxSize(0)})
      * @throws ClosedException if the pool is closed
+     * @throws Error if a destroyer threw one; the new bound holds all the same and waiters
+     *     are served
      */
     public void setMaxSize(int newMaxSize) {
         if (newMaxSize < 1) {
@@ -767,16 +875,19 @@ public final class Pool<T> implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (PoolSlot<T> s : slots) {
-            if (size <= maxSize) {
-                break;
+        try {
+            for (PoolSlot<T> s : slots) {
+                if (size <= maxSize) {
+                    break;
+                }
+                long st = s.state();
+                if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
+                    destroy(s);
+                }
             }
-            long st = s.state();
-            if (st == (st & ~KIND) && s.casState(st, st | BUSY)) {
-                destroy(s);
-            }
+        } finally {
+            line.drain();
         }
-        line.drain();
     }
 
     /** {@return the most objects alive at once, or 0 for an unbounded pool} */
@@ -836,6 +947,9 @@ public final class Pool<T> implements AutoCloseable {
      * they come back, and every waiter wakes with a {@link ClosedException}. Later borrows
      * throw {@code ClosedException}. A second call does nothing. Never waits for lent
      * objects; see {@link #awaitClosed(Duration)}.
+     *
+     * @throws Error if a destroyer threw one; every other idle object is still destroyed
+     *     and the pool is closed all the same (further errors are added as suppressed)
      */
     @Override
     public void close() {
@@ -856,11 +970,23 @@ public final class Pool<T> implements AutoCloseable {
             f.cancel(false);
         }
         line.wakeClosed(woken);
+        Error failure = null;
         for (PoolSlot<T> s : slots) {
-            destroyIfIdle(s, s.state());
+            try {
+                destroyIfIdle(s, s.state());
+            } catch (Error e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
         }
         if (size == 0) {
             terminated.countDown();
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 
@@ -885,8 +1011,12 @@ public final class Pool<T> implements AutoCloseable {
         if (!isClosed()) {
             throw new IllegalStateException(name + ": awaitClosed() before close()");
         }
-        if (terminated.await(nanos, TimeUnit.NANOSECONDS)) {
-            return true;
+        try {
+            if (terminated.await(nanos, TimeUnit.NANOSECONDS)) {
+                return true;
+            }
+        } catch (InterruptedException e) {
+            throw new InterruptedException(name + ": interrupted in awaitClosed()");
         }
         int lent = 0;
         for (PoolSlot<T> s : slots) {
@@ -908,12 +1038,24 @@ public final class Pool<T> implements AutoCloseable {
         return new ClosedException(name + ": pool closed");
     }
 
+    /** What a borrow that is interrupted throws: names the pool and the method. */
+    InterruptedException interrupted(boolean timed) {
+        return new InterruptedException(name + ": interrupted in "
+                + (timed ? "borrow(Duration)" : "borrow()"));
+    }
+
     /** What a timed borrow throws when {@code timeout} passes: names the size and waiters. */
     TimeoutException timeout(@Nullable Duration timeout) {
         return new TimeoutException(name + ": no object free within " + timeout + " (size "
                 + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
     }
 
+    /**
+     * Returns the pool's name, {@code (closed)} once closed, and a {@link #stats()} snapshot.
+     * Never blocks.
+     *
+     * @return a description for logs and debugging, e.g. {@code "db PoolStats{size=2, idle=1, ...}"}
+     */
     @Override
     public String toString() {
         return name + (isClosed() ? " (closed) " : " ") + stats();

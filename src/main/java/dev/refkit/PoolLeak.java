@@ -52,12 +52,24 @@ final class PoolLeak<T> implements Runnable {
         }
     }
 
+    /**
+     * Destroys the object of a dropped lease and frees its slot, unless the lease was closed.
+     *
+     * @throws Error if the destroyer threw one, after the slot and its permit are freed; it
+     *     is logged at ERROR first, since the cleaner's thread ignores what its actions throw
+     */
     @Override
     public void run() {
         if (slot.casState(stamp, (stamp & ~KIND) + GEN + BUSY)) {
             Pool.log.warn("{}: a lease was dropped without close(); its object is destroyed",
                     pool.name(), site);
-            pool.destroy(slot);
+            try {
+                pool.destroy(slot);
+            } catch (Error e) {
+                Pool.log.error("{}: destroying the object of a dropped lease threw an Error",
+                        pool.name(), e);
+                throw e;
+            }
         }
     }
 }

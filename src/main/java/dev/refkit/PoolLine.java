@@ -27,8 +27,8 @@ import org.jspecify.annotations.Nullable;
  * and a close decide atomically which one wins. Under the lock this class only moves slots
  * by CAS and reserves permits; it never runs user code (factory, validator, reset,
  * destroyer) or completes a future there: granted waiters are woken, and granted futures
- * completed, by {@link #deliver} after the lock is released, in a loop (the trampoline)
- * rather than by recursion. A waiting thread reads its own state without the lock, and
+ * completed, by {@link #deliver} after the lock is released, at once and on the releasing
+ * thread up to a bounded nesting depth (see {@link #completeNow}). A waiting thread reads its own state without the lock, and
  * parks with {@link LockSupport} on the pool as blocker, so virtual threads never pin.
  *
  * <p><b>Memory consistency effects.</b> A grant writes the waiter's slot and stamp, then
@@ -103,7 +103,7 @@ final class PoolLine<T> {
                 if (!abandon(w)) {
                     refuse(w);
                 }
-                throw new InterruptedException(pool.name() + ": interrupted while waiting");
+                throw pool.interrupted(timed);
             }
             if (timed) {
                 long left = deadline - System.nanoTime();
@@ -141,12 +141,26 @@ final class PoolLine<T> {
         if (s == null) {
             return pool.create(true);
         }
-        return pool.checked(s);
+        Boolean ok = pool.checkedForWaiter(s);
+        if (ok == null) {
+            return null; // failed its checks while the pool shrank or closed: try again
+        }
+        return ok ? s : pool.create(true); // failed: make one with its permit, in turn
     }
 
-    /** Gives back whatever was granted to a waiter that no longer wants it. */
+    /**
+     * Gives back whatever was granted to a waiter that no longer wants it, and passes on the
+     * wake-up of a waiter signalled (unfair pools) as it gave up: the returner that signalled
+     * it woke nobody else, so the object it left idle would otherwise wait for the next
+     * return while the next waiter sleeps.
+     */
     private void refuse(PoolWaiter<T> w) {
-        if (w.state != PoolWaiter.GRANTED) {
+        int st = w.state;
+        if (st == PoolWaiter.SIGNALLED) {
+            drain();
+            return;
+        }
+        if (st != PoolWaiter.GRANTED) {
             return;
         }
         PoolSlot<T> s = w.slot;
@@ -215,8 +229,13 @@ final class PoolLine<T> {
             PoolRuntime.creators().execute(() -> createFor(f));
             return;
         }
-        if (pool.checked(s) == null) {
-            pool.borrowInto(f); // the object failed its checks: try again
+        Boolean ok = pool.checkedForWaiter(s);
+        if (ok == null) {
+            pool.borrowInto(f); // failed its checks while the pool shrank or closed
+            return;
+        }
+        if (!ok) { // failed its checks: make one with its permit, keeping f's turn
+            PoolRuntime.creators().execute(() -> createFor(f));
             return;
         }
         PoolLease<T> l = pool.lease(s, s.state(), -1);
@@ -365,7 +384,7 @@ final class PoolLine<T> {
         if (t != null) {
             LockSupport.unpark(t);
         } else if (granted) {
-            trampoline(() -> completeAsyncSafely(w));
+            completeNow(w);
         }
     }
 
@@ -412,34 +431,37 @@ final class PoolLine<T> {
             if (t != null) {
                 LockSupport.unpark(t);
             } else {
-                trampoline(() -> completeAsyncSafely(w));
+                completeNow(w);
             }
         }
     }
 
     /**
-     * Runs {@code r} now, unless this thread is already completing async borrows further up
-     * its stack; then {@code r} is queued and run by that outer call. Completing a future
-     * runs its dependents, which may close their lease and so complete the next future: this
-     * keeps the stack flat however many futures wait.
+     * Completes the granted future of {@code w} now, on this thread, unless this thread is
+     * already {@link #MAX_NESTED} completions deep (each dependent that closes its lease
+     * completes the next future from inside the previous completion); then it is completed
+     * on a shared daemon thread, on a fresh stack. So the stack stays bounded however many
+     * futures wait, and a grant is never held back: the dependent that closed a lease may go
+     * on to block (on the next future, on {@code borrow()}) while the object it freed is
+     * already delivered. A queue drained by the outermost call instead would hold every grant
+     * until the running dependent returned, and deadlock a dependent that waits for one.
      */
-    private static void trampoline(Runnable r) {
-        ArrayDeque<Runnable> pending = DELIVERING.get();
-        if (pending != null) {
-            pending.addLast(r);
+    private void completeNow(PoolWaiter<T> w) {
+        int[] depth = NESTED.get();
+        if (depth[0] >= MAX_NESTED) {
+            PoolRuntime.creators().execute(() -> completeAsyncSafely(w));
             return;
         }
-        pending = new ArrayDeque<>();
-        DELIVERING.set(pending);
+        depth[0]++;
         try {
-            Runnable next = r;
-            do {
-                next.run();
-            } while ((next = pending.pollFirst()) != null);
+            completeAsyncSafely(w);
         } finally {
-            DELIVERING.remove();
+            depth[0]--;
         }
     }
 
-    private static final ThreadLocal<ArrayDeque<Runnable>> DELIVERING = new ThreadLocal<>();
+    /** Completions nested on one thread before the next one moves to a daemon thread. */
+    private static final int MAX_NESTED = 32;
+    /** This thread's depth of nested completions. */
+    private static final ThreadLocal<int[]> NESTED = ThreadLocal.withInitial(() -> new int[1]);
 }

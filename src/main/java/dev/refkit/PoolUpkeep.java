@@ -14,6 +14,9 @@ import org.jspecify.annotations.Nullable;
  * by {@link Pool.Builder#build()} only if one of those options is set, and cancelled by
  * {@link Pool#close()}.
  *
+ * <p><b>Errors.</b> An {@link Error} from the factory or destroyer is logged at ERROR and
+ * rethrown, which ends this pool's scheduled task; see {@link #runOnce}.
+ *
  * <p><b>Thread safety.</b> {@link #run()} runs on the scheduler's single daemon thread, so
  * rounds never overlap for one pool; {@link #runOnce} may also be called from any thread
  * (tests do). A round takes no lock of its own: it claims an idle slot by one CAS from
@@ -73,8 +76,14 @@ final class PoolUpkeep implements Runnable {
     }
 
     /**
-     * One round of upkeep: sweeps expired idle objects, then tops up {@code minIdle}.
-     * Never throws: a failure is logged and the next round tries again.
+     * One round of upkeep: sweeps expired idle objects, then tops up {@code minIdle}. An
+     * exception from the factory or destroyer is logged at WARN and the next round tries
+     * again. An {@link Error} is logged at ERROR and rethrown once the pool is consistent
+     * (every slot and permit the round held is freed): on the upkeep thread that ends the
+     * scheduled task, so no later round runs for this pool (borrows still refuse expired
+     * objects).
+     *
+     * @throws Error if the factory or destroyer threw one
      */
     static <T> void runOnce(Pool<T> pool) {
         long maxIdle = pool.maxIdleNanos;
@@ -99,8 +108,12 @@ final class PoolUpkeep implements Runnable {
             }
         } catch (ClosedException e) {
             // closed meanwhile: nothing to keep up
-        } catch (RuntimeException | Error e) {
+        } catch (RuntimeException e) {
             Pool.log.warn("{}: background upkeep failed", pool.name(), e);
+        } catch (Error e) {
+            Pool.log.error("{}: background upkeep failed with an Error; upkeep stops",
+                    pool.name(), e);
+            throw e;
         }
     }
 

@@ -156,7 +156,7 @@ final class PoolConcurrencyTest {
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> waiter.get(10, TimeUnit.SECONDS));
             assertInstanceOf(InterruptedException.class, e.getCause());
-            assertEquals("conc: interrupted while waiting", e.getCause().getMessage());
+            assertEquals("conc: interrupted in borrow()", e.getCause().getMessage());
             assertEquals(0, pool.stats().waiting());
             a.close();
             assertEquals(1, pool.stats().idle());
@@ -297,7 +297,7 @@ final class PoolConcurrencyTest {
                     }
                 }));
             }
-            a.close(); // serves all 20000, one after the other, on this thread
+            a.close(); // serves all 20000, nesting at most 32 deep on any one thread
             CompletableFuture.allOf(all.toArray(new CompletableFuture<?>[0]))
                     .get(20, TimeUnit.SECONDS);
             assertEquals(20_000, served.get());
@@ -435,6 +435,20 @@ final class PoolConcurrencyTest {
         CompletableFuture<Boolean> waiting = fork(() -> pool.awaitClosed(Duration.ofMinutes(1)));
         a.close();
         assertTrue(waiting.get(10, TimeUnit.SECONDS));
+    }
+
+    /** An interrupted awaitClosed throws an InterruptedException naming the pool and wait. */
+    @Test
+    void awaitClosed_interrupted_throwsNamingPool() throws Exception {
+        Pool<Res> pool = builder().build();
+        Lease<Res> a = pool.borrow();
+        pool.close();
+        Thread.currentThread().interrupt();
+        InterruptedException e = assertThrows(InterruptedException.class,
+                () -> pool.awaitClosed(Duration.ofMinutes(1)));
+        assertEquals("conc: interrupted in awaitClosed()", e.getMessage());
+        a.close();
+        assertTrue(pool.awaitClosed(Duration.ZERO));
     }
 
     /** A lease dropped without close is reclaimed after GC: object destroyed, slot freed. */

@@ -278,6 +278,23 @@ final class PoolTest {
         }
     }
 
+    /** Without any time-based option, validate runs on every lend even on a negative clock. */
+    @Test
+    void validate_negativeTicker_checksEveryLend() throws Exception {
+        FakeTicker ticker = new FakeTicker();
+        ticker.now.set(-5_000_000_000L); // System.nanoTime() may read negative too
+        AtomicInteger checks = new AtomicInteger();
+        try (Pool<Res> pool = builder().ticker(ticker).validate(r -> {
+            checks.incrementAndGet();
+            return true;
+        }).build()) {
+            pool.borrow().close(); // new objects are not validated
+            pool.borrow().close();
+            pool.borrow().close();
+            assertEquals(2, checks.get());
+        }
+    }
+
     @Test
     void validateAfterIdle_shortIdle_skipsCheck() throws Exception {
         FakeTicker ticker = new FakeTicker();

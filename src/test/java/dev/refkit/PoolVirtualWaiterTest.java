@@ -52,7 +52,7 @@ final class PoolVirtualWaiterTest {
             b.thread().interrupt();
             Throwable e = b.outcome().get(10, TimeUnit.SECONDS);
             assertInstanceOf(InterruptedException.class, e);
-            assertEquals("vt: interrupted while waiting", e.getMessage());
+            assertEquals("vt: interrupted in borrow()", e.getMessage());
             b.thread().join(TimeUnit.SECONDS.toMillis(10));
             assertEquals(0, pool.stats().waiting());
             held.close();

@@ -3,6 +3,7 @@ package dev.refkit.jcstress;
 import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
+import dev.refkit.ClosedException;
 import dev.refkit.Lease;
 import dev.refkit.Pool;
 import dev.refkit.PoolStats;
@@ -21,9 +22,14 @@ import org.openjdk.jcstress.infra.results.II_Result;
 /**
  * Races on {@link Pool}: a return racing a borrow (the object is lent at most once, and never
  * lost), two borrowers racing for the last slot (one gets it, the other times out, the count
- * never exceeds the bound), close racing a return (the object is destroyed exactly once) and
+ * never exceeds the bound), close racing a return (the object is destroyed exactly once),
  * the cancel of an async borrow racing the return that would complete it (the object ends
- * either with the future or idle, never lost, never both).
+ * either with the future or idle, never lost, never both), and from issue #8: in an unfair
+ * pool, the interrupt of the oldest waiting thread racing the return that signals it (the
+ * next waiter is served, never left waiting beside an idle object); {@code setMaxSize}
+ * racing a borrow that makes an object (the pool fits the new bound once the leases are
+ * back); and {@code close()} racing a borrow that makes an object ({@code awaitClosed} is
+ * true only once no factory call runs and nothing is alive).
  */
 public final class PoolTests {
     private PoolTests() {}
@@ -177,6 +183,166 @@ public final class PoolTests {
             r.r2 = pool.stats().idle();
             Lease<Object> got = waiter.isCompletedExceptionally() ? null : waiter.getNow(null);
             r.r3 = got != null && !got.isClosed() ? 1 : 0;
+        }
+    }
+
+    /**
+     * Unfair pool of one, its object lent: a thread waits first (spinning, as the head of the
+     * line does, or parked), a future second; the other actor interrupts the thread and at
+     * once returns the object, whose return signals that thread while it may be giving up.
+     * Whichever wins, the future is served: a waiter that gives up after being signalled
+     * passes the wake-up on. (Two actors, so that it runs on two CPUs.)
+     */
+    @JCStressTest
+    @Outcome(id = "0, 1", expect = ACCEPTABLE, desc = "waiter interrupted; the future got the object")
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "waiter took the object first, then the future")
+    @Outcome(id = "0, 0", expect = FORBIDDEN, desc = "wake-up swallowed: the future waits beside an idle object")
+    @Outcome(expect = FORBIDDEN, desc = "anything else")
+    @State
+    public static class SignalledWaiterInterrupted {
+        final Pool<Object> pool = Pool.builder(Object::new).maxSize(1).fair(false)
+                .name("jcstress").build();
+        final Lease<Object> held;
+        volatile Thread waiter;
+        CompletableFuture<Lease<Object>> next;
+        int got;
+
+        public SignalledWaiterInterrupted() {
+            try {
+                held = pool.borrow();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        @Actor
+        public void waiter() {
+            waiter = Thread.currentThread();
+            try {
+                pool.borrow().close();
+                got = 1;
+            } catch (InterruptedException e) {
+                got = 0;
+            }
+            // The interrupt is sent before the return, so it has come by now; if the borrow
+            // did not consume it, clear it for the next test on this thread.
+            Thread.interrupted();
+        }
+
+        @Actor
+        public void interrupterAndReturner() {
+            while (pool.stats().waiting() == 0) {
+                Thread.onSpinWait();
+            }
+            next = pool.borrowAsync(); // queued behind the waiting thread
+            waiter.interrupt();
+            held.close();
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            r.r1 = got;
+            CompletableFuture<Lease<Object>> f = next;
+            Lease<Object> l = f.isDone() && !f.isCompletedExceptionally() ? f.getNow(null) : null;
+            r.r2 = l != null ? 1 : 0;
+        }
+    }
+
+    /**
+     * Pool of two with one object lent: {@code setMaxSize(1)} races a {@code tryBorrow()}
+     * that makes the second object. Once every lease is back, one object is alive.
+     */
+    @JCStressTest
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "borrow made the second object; shrunk to 1 on return")
+    @Outcome(id = "0, 1", expect = ACCEPTABLE, desc = "the new bound came first; no second object")
+    @Outcome(expect = FORBIDDEN, desc = "the pool stays above its new bound")
+    @State
+    public static class ShrinkRacesCreatingBorrow {
+        final Pool<Object> pool = Pool.builder(Object::new).maxSize(2).name("jcstress").build();
+        final Lease<Object> held;
+        Lease<Object> second;
+
+        public ShrinkRacesCreatingBorrow() {
+            try {
+                held = pool.borrow();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        @Actor
+        public void borrower() {
+            second = pool.tryBorrow();
+        }
+
+        @Actor
+        public void shrinker() {
+            pool.setMaxSize(1);
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            r.r1 = second != null ? 1 : 0;
+            if (second != null) {
+                second.close();
+            }
+            held.close();
+            r.r2 = pool.stats().size();
+        }
+    }
+
+    /**
+     * {@code close()} races a {@code tryBorrow()} that makes an object: if
+     * {@code awaitClosed} says the pool is done, no factory call runs and nothing is alive.
+     */
+    @JCStressTest
+    @Outcome(id = "1, 0, 0", expect = ACCEPTABLE, desc = "borrowed before close; still lent, not terminated")
+    @Outcome(id = "0, 1, 0", expect = ACCEPTABLE, desc = "close came first; terminated, nothing made")
+    @Outcome(id = "0, 0, 0", expect = ACCEPTABLE, desc = "factory call under way at close; not terminated yet")
+    @Outcome(expect = FORBIDDEN, desc = "terminated while a factory call runs or an object is alive")
+    @State
+    public static class CloseRacesFactoryCall {
+        final AtomicInteger inFactory = new AtomicInteger();
+        final AtomicInteger alive = new AtomicInteger();
+        final Pool<Object> pool = Pool.builder(() -> {
+            inFactory.incrementAndGet();
+            alive.incrementAndGet();
+            Object o = new Object();
+            inFactory.decrementAndGet();
+            return o;
+        }).maxSize(2).destroy(o -> alive.decrementAndGet()).name("jcstress").build();
+        Lease<Object> lease;
+        int terminated;
+        int seen;
+
+        @Actor
+        public void borrower() {
+            try {
+                lease = pool.tryBorrow();
+            } catch (ClosedException e) {
+                lease = null;
+            }
+        }
+
+        @Actor
+        public void closer() {
+            pool.close();
+            try {
+                terminated = pool.awaitClosed(Duration.ZERO) ? 1 : 0;
+            } catch (InterruptedException e) {
+                terminated = -1;
+            }
+            seen = terminated == 1 ? inFactory.get() + alive.get() : 0;
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            r.r1 = lease != null ? 1 : 0;
+            r.r2 = terminated;
+            r.r3 = seen;
+            if (lease != null) {
+                lease.close();
+            }
         }
     }
 }
