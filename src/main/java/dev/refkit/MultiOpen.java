@@ -185,7 +185,9 @@ public abstract class MultiOpen {
      * Returns whether the last close should leave the cycle {@link State#FINALIZING} until the
      * subclass calls {@link #finalizeNow()} (for example once a queue has drained), so that
      * {@link #join()} waits for that. Called once per cycle, right after a successful
-     * {@code shutdown()}, under the lifecycle lock. Returns {@code false} by default.
+     * {@code shutdown()}, under the lifecycle lock. Returns {@code false} by default. If it
+     * throws, that counts as a failed shutdown: the cycle ends closed and finalized and the
+     * closing call throws it.
      *
      * @return true to finalize later with {@code finalizeNow()}
      */
@@ -299,7 +301,10 @@ public abstract class MultiOpen {
      * <p><b>Blocking.</b> Does not block unless this is the last open (it then runs
      * {@code shutdown()}) or another thread is running a hook. A close that loses its CAS
      * to another thread's open or close yields the processor before it retries. Not
-     * interruptible, and leaves the interrupt flag alone.
+     * interruptible, and leaves the interrupt flag alone. A {@code close()} made while
+     * another thread runs {@code startup()} waits for it and then closes one open of the
+     * new cycle, whichever opener's that was: close the {@link Handle} that
+     * {@link #open()} returned to close exactly your own.
      *
      * @throws IllegalStateException {@code "NAME: close() before any open()"} if this object
      *     was never opened; {@code "NAME: close() without a matching open()"} if the count is
@@ -318,8 +323,10 @@ public abstract class MultiOpen {
      * stays decremented).
      *
      * @throws IllegalStateException {@code "NAME: closeFinal() but 2 opens remain"} (or
-     *     {@code "but 1 open remains"}) if other
-     *     opens remain (with tracing on, naming where they came from), or as {@link #close()}
+     *     {@code "but 1 open remains"}) if other opens remain (with tracing on, naming where
+     *     they came from); or for the misuses {@link #close()} names, with
+     *     {@code closeFinal()} in the message: {@code "NAME: closeFinal() before any open()"},
+     *     {@code "NAME: closeFinal() without a matching open()"}
      * @throws RuntimeException if {@code shutdown()} threw (see {@link #close()})
      */
     public final void closeFinal() {
@@ -395,7 +402,9 @@ public abstract class MultiOpen {
      * another thread runs a hook.
      *
      * <p>If the object was opened again before this call, the pending finalization belongs
-     * to the new cycle: joiners wait for its end, and this call must wait for it too.
+     * to the new cycle: joiners wait for that cycle's end, and this call throws
+     * {@link IllegalStateException} (the object is open); call it again once the new cycle's
+     * last close has left it {@code FINALIZING}.
      *
      * @throws IllegalStateException if the state is not {@code FINALIZING} (nor a
      *     {@code shutdown()} running in this thread): a second call for the same cycle, a
@@ -438,19 +447,29 @@ public abstract class MultiOpen {
     }
 
     /**
-     * Returns the current count of opens (1 while the first open runs {@code startup()}).
-     * Never blocks.
+     * Returns the current count of opens. While {@code startup()} runs it is 1 for the open
+     * running it plus the openers waiting for it, which are counted into its cycle; openers
+     * waiting for a running {@code shutdown()} are counted once the next startup begins.
+     * Never blocks; while a startup runs, the figure is a snapshot that may be behind by
+     * the openers arriving at that moment.
      *
      * @return the count
      */
     public final int openCount() {
-        return countOf(state);
+        return countNow(state);
+    }
+
+    /** The count in {@code s}, with the members of a running startup added. */
+    private int countNow(long s) {
+        return phaseOf(s) == STARTING ? 1 + attempt.members() : countOf(s);
     }
 
     /**
      * Waits until the current cycle is finalized: its last close has run {@code shutdown()}
      * and, if {@link #finalizeLater()} said so, {@link #finalizeNow()} has been called.
-     * Returns at once if no cycle is pending: never opened, or closed and finalized. A
+     * Returns at once if no cycle is pending: never opened, or closed and finalized. While
+     * the very first startup runs, a cycle is pending: this waits until that startup fails
+     * or the cycle it begins ends. A
      * startup that fails ends the wait only if no earlier cycle was still waiting to be
      * finalized: a failed startup from {@code FINALIZING} goes back to {@code FINALIZING},
      * and this keeps waiting for {@code finalizeNow()}.
@@ -566,7 +585,7 @@ public abstract class MultiOpen {
     /** Appends "STATE, count=N" and any traced sites. */
     final void appendState(StringBuilder sb) {
         long s = state;
-        sb.append(stateOf(s)).append(", count=").append(countOf(s));
+        sb.append(stateOf(s)).append(", count=").append(countNow(s));
         CallSites t = sites;
         if (t != null) {
             t.appendTo(sb);

@@ -115,6 +115,11 @@ final class MultiOpenCycle {
             }
         }
 
+        /** The members joined so far (for queries; a snapshot). */
+        int members() {
+            return joined & MEMBERS;
+        }
+
         /** Seals this attempt (the starter, once) and returns the number of members. */
         int seal() {
             return (int) JOINED.getAndBitwiseOr(this, SEALED) & MEMBERS;

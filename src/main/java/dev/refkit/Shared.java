@@ -99,7 +99,8 @@ public final class Shared<T> {
      * @return a lease; {@link Lease#close()} releases it exactly once
      * @throws RuntimeException if the opener threw, in this thread or in the one this call
      *     waited for (an unchecked exception as itself, a checked one wrapped in a
-     *     {@link LifecycleException}); the acquire is not counted
+     *     {@link LifecycleException} {@code "NAME: the opener failed"}); the acquire is not
+     *     counted (see {@link MultiOpen#open()} for what each waiter gets)
      * @throws NullPointerException if the opener returned null
      * @throws IllegalStateException if called from inside the opener or the closer
      */
@@ -113,8 +114,8 @@ public final class Shared<T> {
      * before or while it waits, and then the acquire is not counted.
      *
      * @return a lease; {@link Lease#close()} releases it exactly once
-     * @throws InterruptedException if the thread is interrupted on entry or while waiting
-     *     (the flag is cleared)
+     * @throws InterruptedException {@code "NAME: interrupted in acquireInterruptibly()"} if
+     *     the thread is interrupted on entry or while waiting (the flag is cleared)
      * @throws RuntimeException if the opener threw (see {@link #acquire()})
      * @throws IllegalStateException if called from inside the opener or the closer
      */
