@@ -40,9 +40,13 @@ import org.jspecify.annotations.Nullable;
  * begins cancelled, in {@code STOPPING}, so its body sees {@code isCancelled()} at once and
  * its {@code sleep} and {@code awaitCancellation} return at once. So a thread may start a
  * worker and cancel it straight away, whichever of the two threads gets there first.
- * {@code start()} clears only a cancel that belonged to an earlier run (made while
+ * {@code start()} clears a cancel that belonged to an earlier run (made while
  * {@code RUNNING}, {@code PAUSED} or {@code STOPPING}); until then {@code isCancelled()}
- * keeps returning true in {@code STOPPED}.
+ * keeps returning true in {@code STOPPED}. A cancel made while no run is going belongs to
+ * the next run: the start after that run begins uncancelled again. A {@linkplain #child
+ * child} whose parent is cancelled begins every run cancelled, in {@code STOPPING}, until
+ * the parent starts again; the child's cancel listeners ran once, when the parent's cancel
+ * reached it, and do not run again.
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread. The queries
  * ({@link #state()}, {@link #isCancelled()}, the other {@code is...()} methods, the timing
@@ -82,7 +86,7 @@ public final class RunState {
     /*
      * Implementation overview. This class keeps the state word (state) and every fast path
      * that reads it (isCancelled, throwIfCancelled, the queries), the transitions, which
-     * change it under the lock, and reached(until), which says when a wait is over. The
+     * change it under the lock, and reached(until, arg), which says when a wait is over. The
      * waiter list and the park loop live in RunStateWaiters; the children and the shutdown
      * hook, the ways a cancel arrives from outside, in RunStateTree; the listeners in
      * RunStateListeners; the run times in RunTimes.
@@ -147,6 +151,8 @@ public final class RunState {
     private final Ticker ticker;
     private final Clock clock;
     private final @Nullable BooleanSupplier cancelPoll;
+    /** The RunState this one is a child of; a start while it is cancelled begins cancelled. */
+    private final @Nullable RunState parent;
     /** Guards transitions, the waiter list and child registration; never held while parked. */
     private final ReentrantLock lock = new ReentrantLock();
     /** Threads parked in a wait; a transition that may end a wait takes them all. */
@@ -176,11 +182,14 @@ public final class RunState {
      * @throws NullPointerException if {@code name} is null
      */
     public RunState(String name) {
-        this(Objects.requireNonNull(name, "name"), Ticker.systemTicker(), Clock.systemUTC(), null);
+        this(Objects.requireNonNull(name, "name"), Ticker.systemTicker(), Clock.systemUTC(), null,
+                null);
     }
 
-    private RunState(String name, Ticker ticker, Clock clock, @Nullable BooleanSupplier cancelPoll) {
+    private RunState(String name, Ticker ticker, Clock clock, @Nullable BooleanSupplier cancelPoll,
+            @Nullable RunState parent) {
         this.name = name;
+        this.parent = parent;
         this.ticker = ticker;
         this.clock = clock;
         this.cancelPoll = cancelPoll;
@@ -238,7 +247,9 @@ public final class RunState {
             }
             times = times.started(ticker.read(), clock.instant());
             run = ++runs;
-            int begin = (s & NO_RUN_CANCEL) != 0 ? STOPPING | CANCELLED : RUNNING;
+            RunState p = parent;
+            boolean parentCancelled = p != null && (p.state & CANCELLED) != 0;
+            int begin = (s & NO_RUN_CANCEL) != 0 || parentCancelled ? STOPPING | CANCELLED : RUNNING;
             state = begin | (s & POLL);
             toCall = listeners.snapshot();
         } finally {
@@ -563,7 +574,7 @@ public final class RunState {
      * @param duration how long to sleep; huge values mean practically forever
      * @return false at once if cancelled before or during the sleep; true if it slept the
      *     whole time
-     * @throws InterruptedException if the thread is interrupted before or while sleeping,
+     * @throws InterruptedException if the thread is interrupted on entry (even if already cancelled) or while sleeping,
      *     with the message {@code "indexer: interrupted in sleep()"}; the state is unchanged
      *     and the interrupt flag is clear
      * @throws NullPointerException if {@code duration} is null
@@ -571,13 +582,14 @@ public final class RunState {
      */
     public boolean sleep(Duration duration) throws InterruptedException {
         long nanos = Checks.waitNanos(duration, "duration");
+        waiters.throwIfInterrupted("sleep()");
         if (isCancelled()) {
             return false;
         }
-        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, true, nanos, "sleep()")) {
+        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "sleep()")) {
             return false;
         }
-        awaitUntil(UNTIL_NOT_PAUSED, false, 0L, "sleep()");
+        awaitUntil(UNTIL_NOT_PAUSED, 0L, false, 0L, "sleep()");
         return (state & CANCELLED) == 0;
     }
 
@@ -586,7 +598,7 @@ public final class RunState {
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted before or while waiting,
+     * @throws InterruptedException if the thread is interrupted on entry (even if already cancelled) or while waiting,
      *     with the message {@code "indexer: interrupted in awaitCancellation()"}; the state is
      *     unchanged and the interrupt flag is clear
      * @throws NullPointerException if {@code timeout} is null
@@ -594,13 +606,19 @@ public final class RunState {
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        return isCancelled() || awaitUntil(UNTIL_CANCELLED, true, nanos, "awaitCancellation()");
+        waiters.throwIfInterrupted("awaitCancellation()");
+        return isCancelled() || awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "awaitCancellation()");
     }
 
     /**
-     * Waits until the state is {@code STOPPED} and the stop listeners have returned, or
-     * until the timeout elapses. (A stop listener must therefore not wait here for its own
-     * RunState.)
+     * Waits until the run going now (or, if none is going, the next run) has stopped and its
+     * stop listeners have returned, or until the timeout elapses. A stop followed at once by
+     * the next {@code start()} still ends the wait: the wait is for that run's stop, not for
+     * a moment in which the state reads {@code STOPPED}. (A stop listener must therefore not
+     * wait here for its own RunState.)
+     *
+     * <p><b>Blocking and interrupts.</b> Throws {@link InterruptedException} if the thread is
+     * interrupted on entry, even if already stopped, or while it waits.
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if stopped (at once if already stopped), false if the time elapsed
@@ -612,10 +630,24 @@ public final class RunState {
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        return awaitUntil(UNTIL_STOPPED, true, nanos, "awaitStopped()");
+        waiters.throwIfInterrupted("awaitStopped()");
+        long target;
+        lock.lock();
+        try {
+            // The run to wait for: the one going now (or whose stop listeners still run), or
+            // the next one if none has started since the last stop finished.
+            int st = state & STATE_MASK;
+            target = (st == IDLE || st == STOPPED) && stopsDone == runs ? runs + 1 : runs;
+            if (st == STOPPED && stopsDone == runs) {
+                return true;
+            }
+        } finally {
+            lock.unlock();
+        }
+        return waiters.awaitUntil(UNTIL_STOPPED, target, true, nanos, "awaitStopped()");
     }
 
-    // What a wait waits for, as reached(until) tests it.
+    // What a wait waits for, as reached(until, arg) tests it.
     /** Cancelled; package-private for RunStateWaitersTest. */
     static final int UNTIL_CANCELLED = 0;
     private static final int UNTIL_STOPPED = 1;
@@ -627,13 +659,13 @@ public final class RunState {
      * Whether the wait {@code until} is over. Lock-free: volatile reads only. Called by
      * {@link RunStateWaiters} with and without the lock.
      */
-    boolean reached(int until) {
+    boolean reached(int until, long arg) {
         int s = state;
         switch (until) {
             case UNTIL_CANCELLED:
                 return (s & CANCELLED) != 0;
-            case UNTIL_STOPPED:
-                return (s & STATE_MASK) == STOPPED && stopsDone == runs;
+            case UNTIL_STOPPED: // arg: the run whose finished stop ends the wait
+                return stopsDone >= arg;
             case UNTIL_NOT_RUNNING:
                 return ((s & STATE_MASK) == STOPPED || (s & STATE_MASK) == IDLE) && stopsDone == runs;
             case UNTIL_NOT_PAUSED:
@@ -644,7 +676,7 @@ public final class RunState {
     }
 
     /**
-     * Parks until {@code reached(until)}; see {@link RunStateWaiters#awaitUntil}. Also called
+     * Parks until {@code reached(until, arg)}; see {@link RunStateWaiters#awaitUntil}. Also called
      * by the shutdown hook ({@link RunStateTree}).
      *
      * @param interruptibleIn the public method that waits, named in the
@@ -652,9 +684,9 @@ public final class RunState {
      * @throws InterruptedException if {@code interruptibleIn} is not null and the thread is
      *     interrupted
      */
-    boolean awaitUntil(int until, boolean timed, long nanos, @Nullable String interruptibleIn)
-            throws InterruptedException {
-        return waiters.awaitUntil(until, timed, nanos, interruptibleIn);
+    boolean awaitUntil(int until, long arg, boolean timed, long nanos,
+            @Nullable String interruptibleIn) throws InterruptedException {
+        return waiters.awaitUntil(until, arg, timed, nanos, interruptibleIn);
     }
 
     /** Waits, not interruptibly, while PAUSED and not cancelled. */
@@ -663,7 +695,7 @@ public final class RunState {
             return;
         }
         try {
-            awaitUntil(UNTIL_NOT_PAUSED, false, 0L, null);
+            awaitUntil(UNTIL_NOT_PAUSED, 0L, false, 0L, null);
         } catch (InterruptedException e) {
             throw new AssertionError("uninterruptible wait threw", e);
         }
@@ -911,7 +943,7 @@ public final class RunState {
      */
     public RunState child(String name) {
         RunState child = new RunState(Objects.requireNonNull(name, "name"), ticker, clock,
-                this::isCancelled);
+                this::isCancelled, this);
         lock.lock();
         try {
             children = RunStateTree.adding(children, child);
@@ -1002,7 +1034,7 @@ public final class RunState {
          * @return the new RunState
          */
         public RunState build() {
-            return new RunState(name, ticker, clock, cancelPoll);
+            return new RunState(name, ticker, clock, cancelPoll, null);
         }
     }
 }

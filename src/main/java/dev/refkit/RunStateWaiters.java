@@ -9,7 +9,7 @@ import org.jspecify.annotations.Nullable;
  * The threads waiting on one {@link RunState}: the list of parked waiters and the park loop
  * behind {@code sleep}, {@code awaitCancellation}, {@code awaitStopped}, the pause wait of
  * {@code throwIfCancelled} and the shutdown hook's wait. What a wait waits for is the
- * RunState's business ({@link RunState#reached(int)}, lock-free volatile reads); this class
+ * RunState's business ({@link RunState#reached(int, long)}, lock-free volatile reads); this class
  * parks a thread until it holds, woken by the transition that may make it hold, with no
  * polling steps. The RunState's fast paths never come here.
  *
@@ -41,8 +41,9 @@ final class RunStateWaiters {
     }
 
     /**
-     * Parks until {@code owner.reached(until)}, woken by the transition that may reach it (no
-     * polling steps). If {@code timed}, gives up after {@code nanos} (the remaining time is
+     * Parks until {@code owner.reached(until, arg)}, woken by the transition that may reach it
+     * (no polling steps); an interruptible wait throws if the thread is interrupted on entry,
+     * before it looks at the condition. If {@code timed}, gives up after {@code nanos} (the remaining time is
      * recomputed after every wake-up) and returns false. If {@code interruptibleIn} is not
      * null, an interrupt throws {@code InterruptedException} with the message
      * {@code "NAME: interrupted in METHOD"}, {@code interruptibleIn} being the public method
@@ -59,13 +60,13 @@ final class RunStateWaiters {
      *     interrupted before or while it waits; the interrupt flag is then clear and the
      *     thread holds no place in the list, as if the wait never began
      */
-    boolean awaitUntil(int until, boolean timed, long nanos, @Nullable String interruptibleIn)
-            throws InterruptedException {
-        if (owner.reached(until)) {
-            return true;
-        }
+    boolean awaitUntil(int until, long arg, boolean timed, long nanos,
+            @Nullable String interruptibleIn) throws InterruptedException {
         if (interruptibleIn != null && Thread.interrupted()) {
             throw interrupted(interruptibleIn);
+        }
+        if (owner.reached(until, arg)) {
+            return true;
         }
         long deadline = timed ? System.nanoTime() + nanos : 0L;
         Waiter w = new Waiter();
@@ -74,7 +75,7 @@ final class RunStateWaiters {
             for (;;) {
                 lock.lock();
                 try {
-                    if (owner.reached(until)) {
+                    if (owner.reached(until, arg)) {
                         return true;
                     }
                     if (timed && (nanos = deadline - System.nanoTime()) <= 0L) {
@@ -98,7 +99,7 @@ final class RunStateWaiters {
                     }
                     interrupted = true;
                 }
-                if (owner.reached(until)) {
+                if (owner.reached(until, arg)) {
                     return true;
                 }
             }
@@ -117,6 +118,16 @@ final class RunStateWaiters {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
+        }
+    }
+
+    /**
+     * Throws if the thread is interrupted on entry to {@code method}, clearing the flag: an
+     * interruptible wait throws on entry whether or not its condition already holds.
+     */
+    void throwIfInterrupted(String method) throws InterruptedException {
+        if (Thread.interrupted()) {
+            throw interrupted(method);
         }
     }
 

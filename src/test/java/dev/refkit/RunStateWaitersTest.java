@@ -44,7 +44,7 @@ final class RunStateWaitersTest {
         Future<Boolean> f = pool.submit(() -> {
             waiter.set(Thread.currentThread());
             started.countDown();
-            return waiters.awaitUntil(RunState.UNTIL_CANCELLED, false, 0L, "sleep()");
+            return waiters.awaitUntil(RunState.UNTIL_CANCELLED, 0L, false, 0L, "sleep()");
         });
         started.await();
         Thread t = waiter.get();
