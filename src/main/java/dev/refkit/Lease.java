@@ -24,7 +24,8 @@ public interface Lease<T> extends AutoCloseable {
      * Returns the value lent. Never blocks.
      *
      * @return the value, never null
-     * @throws IllegalStateException if this lease has been closed or invalidated
+     * @throws IllegalStateException {@code "NAME: lease already closed"} if this lease has
+     *     been closed or invalidated
      */
     T get();
 
@@ -33,6 +34,8 @@ public interface Lease<T> extends AutoCloseable {
      *
      * @throws RuntimeException if giving back the value ran the lender's close action and
      *     that threw (see the lender's documentation); the lease is closed all the same
+     * @throws Error if the lender's action threw one: an {@code Error} is never swallowed,
+     *     and the lease is closed all the same
      */
     @Override
     void close();
@@ -53,6 +56,7 @@ public interface Lease<T> extends AutoCloseable {
      *
      * @throws RuntimeException if disposing of the value threw (see the lender's
      *     documentation); the lease is closed all the same
+     * @throws Error if disposing of the value threw one; the lease is closed all the same
      */
     void invalidate();
 }

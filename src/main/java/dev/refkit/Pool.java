@@ -243,7 +243,8 @@ public final class Pool<T> implements AutoCloseable {
      * @return a lease on the object; close it to give the object back
      * @throws TimeoutException if no object was free within {@code timeout}; the message names
      *     the pool, its size and how many borrowers wait
-     * @throws InterruptedException if the thread is interrupted while it waits
+     * @throws InterruptedException {@code "NAME: interrupted in borrow(Duration)"} if the
+     *     thread is interrupted while it waits; it then holds no place in line and no object
      * @throws ClosedException if the pool is closed, or closes while the thread waits
      * @throws RuntimeException if the factory threw or returned null, as for {@link #borrow()}
      * @throws Error if the factory or validator threw one, as for {@link #borrow()}
@@ -997,12 +998,14 @@ public final class Pool<T> implements AutoCloseable {
 
     /**
      * Waits until, after {@link #close()}, every lent object has come back and been
-     * destroyed. If time runs out, logs a warning naming where each unreturned lease was
+     * destroyed, including the objects of factory calls begun before {@code close()}
+     * (each is destroyed as its call returns). If time runs out, logs a warning naming where each unreturned lease was
      * borrowed (with leak detection on; otherwise only how many there are).
      *
      * @param timeout the longest wait
      * @return true if every object was destroyed in time
-     * @throws InterruptedException if the thread is interrupted while it waits
+     * @throws InterruptedException {@code "NAME: interrupted in awaitClosed()"} if the thread
+     *     is interrupted while it waits
      * @throws IllegalStateException if {@code close()} has not been called
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
@@ -1157,7 +1160,8 @@ public final class Pool<T> implements AutoCloseable {
 
         /**
          * Resets an object as it comes back, on the returning thread; if it throws, the
-         * object is destroyed (and the exception logged, not thrown from {@code close()}).
+         * object is destroyed (and an exception logged, not thrown from {@code close()}; an
+         * {@link Error} is thrown from {@code close()} once the object is destroyed).
          *
          * @param onReturn the reset
          * @return this builder
