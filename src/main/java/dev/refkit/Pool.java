@@ -976,11 +976,7 @@ public final class Pool<T> implements AutoCloseable {
             try {
                 destroyIfIdle(s, s.state());
             } catch (Error e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
+                failure = Checks.firstFailure(failure, e);
             }
         }
         if (size == 0) {

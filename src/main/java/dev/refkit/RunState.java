@@ -811,18 +811,12 @@ public final class RunState {
         try {
             cancel();
         } catch (Error e) {
-            addSuppressedUnlessSelf(failure, e);
+            Checks.firstFailure(failure, e);
         }
         try {
             stopRun(run);
         } catch (Error e) {
-            addSuppressedUnlessSelf(failure, e);
-        }
-    }
-
-    private static void addSuppressedUnlessSelf(Throwable failure, Error e) {
-        if (e != failure) {
-            failure.addSuppressed(e);
+            Checks.firstFailure(failure, e);
         }
     }
 

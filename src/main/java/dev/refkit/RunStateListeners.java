@@ -92,22 +92,8 @@ final class RunStateListeners {
             } catch (RuntimeException t) {
                 log.warn("{}: {} listener {} threw", owner.name(), event.label, e.listener, t);
             } catch (Error t) {
-                first = firstError(first, t);
+                first = Checks.firstFailure(first, t);
             }
-        }
-        return first;
-    }
-
-    /**
-     * Returns {@code first} with {@code next} suppressed on it, or {@code next} if
-     * {@code first} is null: the one way RunState keeps the first Error of a transition.
-     */
-    static Error firstError(@Nullable Error first, Error next) {
-        if (first == null) {
-            return next;
-        }
-        if (first != next) {
-            first.addSuppressed(next);
         }
         return first;
     }

@@ -67,7 +67,7 @@ final class RunStateTree {
                 try {
                     child.cancel();
                 } catch (Error e) {
-                    first = RunStateListeners.firstError(first, e);
+                    first = Checks.firstFailure(first, e);
                 }
             }
         }
