@@ -59,8 +59,9 @@ import org.jspecify.annotations.Nullable;
  * {@link #state()}, {@link #openCount()} and {@link #toString()} never block.
  *
  * <p><b>Memory consistency effects.</b> {@code startup()} happens-before every
- * {@code open()} of its cycle returns, including those of the openers that waited for it. Actions in a thread before it calls {@code close()}
- * (or closes a {@link Handle}) happen-before {@code shutdown()} of that cycle runs, and
+ * {@code open()} of its cycle returns, including those of the openers that waited for it.
+ * Actions in a thread before it calls {@code close()} (or closes a {@link Handle})
+ * happen-before {@code shutdown()} of that cycle runs, and
  * {@code shutdown()} happens-before {@code join()} returns for that cycle.
  *
  * <p><b>Hooks calling back.</b> Calling {@code open()} or {@code close()} on the same

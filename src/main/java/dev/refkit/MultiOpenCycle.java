@@ -206,11 +206,11 @@ final class MultiOpenCycle {
                 // Sealed meanwhile: the outcome is decided and comes at once. If it counted
                 // this open, the open succeeds and the interrupt stays pending on the thread.
                 Uninterruptibles.awaitUninterruptibly(a.done);
-                Thread.currentThread().interrupt();
                 if (a.outcome == Attempt.ABANDONED) {
-                    Thread.interrupted();
+                    Thread.interrupted(); // not counted: give up, flag cleared
                     throw new InterruptedWhileOpening(interrupted(m, e));
                 }
+                Thread.currentThread().interrupt();
             }
         } else {
             Uninterruptibles.awaitUninterruptibly(a.done);

@@ -995,8 +995,9 @@ public final class Pool<T> implements AutoCloseable {
     /**
      * Waits until, after {@link #close()}, every lent object has come back and been
      * destroyed, including the objects of factory calls begun before {@code close()}
-     * (each is destroyed as its call returns). If time runs out, logs a warning naming where each unreturned lease was
-     * borrowed (with leak detection on; otherwise only how many there are).
+     * (each is destroyed as its call returns). If time runs out, logs a warning naming where
+     * each unreturned lease was borrowed (with leak detection on; otherwise only how many
+     * there are).
      *
      * @param timeout the longest wait
      * @return true if every object was destroyed in time
@@ -1053,7 +1054,8 @@ public final class Pool<T> implements AutoCloseable {
      * Returns the pool's name, {@code (closed)} once closed, and a {@link #stats()} snapshot.
      * Never blocks.
      *
-     * @return a description for logs and debugging, e.g. {@code "db PoolStats{size=2, idle=1, ...}"}
+     * @return a description for logs and debugging, e.g.
+     *     {@code "db PoolStats{size=2, idle=1, ...}"}
      */
     @Override
     public String toString() {

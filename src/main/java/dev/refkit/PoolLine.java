@@ -28,8 +28,9 @@ import org.jspecify.annotations.Nullable;
  * by CAS and reserves permits; it never runs user code (factory, validator, reset,
  * destroyer) or completes a future there: granted waiters are woken, and granted futures
  * completed, by {@link #deliver} after the lock is released, at once and on the releasing
- * thread up to a bounded nesting depth (see {@link #completeNow}). A waiting thread reads its own state without the lock, and
- * parks with {@link LockSupport} on the pool as blocker, so virtual threads never pin.
+ * thread up to a bounded nesting depth (see {@link #completeNow}). A waiting thread reads
+ * its own state without the lock, and parks with {@link LockSupport} on the pool as
+ * blocker, so virtual threads never pin.
  *
  * <p><b>Memory consistency effects.</b> A grant writes the waiter's slot and stamp, then
  * its volatile state, under the lock; the waiter reads the state first, so it sees the slot.

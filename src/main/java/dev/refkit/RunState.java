@@ -249,7 +249,8 @@ public final class RunState {
             run = ++runs;
             RunState p = parent;
             boolean parentCancelled = p != null && (p.state & CANCELLED) != 0;
-            int begin = (s & NO_RUN_CANCEL) != 0 || parentCancelled ? STOPPING | CANCELLED : RUNNING;
+            boolean beginCancelled = (s & NO_RUN_CANCEL) != 0 || parentCancelled;
+            int begin = beginCancelled ? STOPPING | CANCELLED : RUNNING;
             state = begin | (s & POLL);
             toCall = listeners.snapshot();
         } finally {
@@ -574,9 +575,10 @@ public final class RunState {
      * @param duration how long to sleep; huge values mean practically forever
      * @return false at once if cancelled before or during the sleep; true if it slept the
      *     whole time
-     * @throws InterruptedException if the thread is interrupted on entry (even if already cancelled) or while sleeping,
-     *     with the message {@code "indexer: interrupted in sleep()"}; the state is unchanged
-     *     and the interrupt flag is clear
+     * @throws InterruptedException if the thread is interrupted on entry (even if already
+     *     cancelled) or while sleeping, with the message
+     *     {@code "indexer: interrupted in sleep()"}; the state is unchanged and the
+     *     interrupt flag is clear
      * @throws NullPointerException if {@code duration} is null
      * @throws IllegalArgumentException if {@code duration} is negative
      */
@@ -598,16 +600,18 @@ public final class RunState {
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted on entry (even if already cancelled) or while waiting,
-     *     with the message {@code "indexer: interrupted in awaitCancellation()"}; the state is
-     *     unchanged and the interrupt flag is clear
+     * @throws InterruptedException if the thread is interrupted on entry (even if already
+     *     cancelled) or while waiting, with the message
+     *     {@code "indexer: interrupted in awaitCancellation()"}; the state is unchanged and
+     *     the interrupt flag is clear
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
         waiters.throwIfInterrupted("awaitCancellation()");
-        return isCancelled() || awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "awaitCancellation()");
+        return isCancelled()
+                || awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "awaitCancellation()");
     }
 
     /**
@@ -637,14 +641,15 @@ public final class RunState {
             // The run to wait for: the one going now (or whose stop listeners still run), or
             // the next one if none has started since the last stop finished.
             int st = state & STATE_MASK;
-            target = (st == IDLE || st == STOPPED) && stopsDone == runs ? runs + 1 : runs;
-            if (st == STOPPED && stopsDone == runs) {
+            boolean noRunGoing = (st == IDLE || st == STOPPED) && stopsDone == runs;
+            if (noRunGoing && st == STOPPED) {
                 return true;
             }
+            target = noRunGoing ? runs + 1 : runs;
         } finally {
             lock.unlock();
         }
-        return waiters.awaitUntil(UNTIL_STOPPED, target, true, nanos, "awaitStopped()");
+        return awaitUntil(UNTIL_STOPPED, target, true, nanos, "awaitStopped()");
     }
 
     // What a wait waits for, as reached(until, arg) tests it.
@@ -676,8 +681,8 @@ public final class RunState {
     }
 
     /**
-     * Parks until {@code reached(until, arg)}; see {@link RunStateWaiters#awaitUntil}. Also called
-     * by the shutdown hook ({@link RunStateTree}).
+     * Parks until {@code reached(until, arg)}; see {@link RunStateWaiters#awaitUntil}. Also
+     * called by the shutdown hook ({@link RunStateTree}).
      *
      * @param interruptibleIn the public method that waits, named in the
      *     InterruptedException's message, or null if the wait is not interruptible

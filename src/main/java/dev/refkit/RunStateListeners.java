@@ -81,7 +81,8 @@ final class RunStateListeners {
      * @return {@code pending} if not null, else the first Error a listener threw, with each
      *     later Error {@linkplain Throwable#addSuppressed suppressed} on it; null if none
      */
-    static @Nullable Error fire(Entry[] snapshot, Event event, RunState owner, @Nullable Error pending) {
+    static @Nullable Error fire(Entry[] snapshot, Event event, RunState owner,
+            @Nullable Error pending) {
         Error first = pending;
         for (Entry e : snapshot) {
             if (e.event != event || e.removed) {

@@ -106,7 +106,8 @@ final class RunStateTree {
             error = e;
         }
         try {
-            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, 0L, true, nanos, "cancelOnShutdown()")) {
+            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, 0L, true, nanos,
+                    "cancelOnShutdown()")) {
                 log.warn("{}: still {} {} after the shutdown cancel", run.name(), run.state(),
                         Duration.ofNanos(nanos));
             }

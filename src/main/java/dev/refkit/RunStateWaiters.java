@@ -43,9 +43,9 @@ final class RunStateWaiters {
     /**
      * Parks until {@code owner.reached(until, arg)}, woken by the transition that may reach it
      * (no polling steps); an interruptible wait throws if the thread is interrupted on entry,
-     * before it looks at the condition. If {@code timed}, gives up after {@code nanos} (the remaining time is
-     * recomputed after every wake-up) and returns false. If {@code interruptibleIn} is not
-     * null, an interrupt throws {@code InterruptedException} with the message
+     * before it looks at the condition. If {@code timed}, gives up after {@code nanos} (the
+     * remaining time is recomputed after every wake-up) and returns false. If
+     * {@code interruptibleIn} is not null, an interrupt throws {@code InterruptedException} with the message
      * {@code "NAME: interrupted in METHOD"}, {@code interruptibleIn} being the public method
      * that waits, e.g. {@code "indexer: interrupted in sleep()"}; if it is null, the wait
      * is not interruptible: an interrupt is kept and the interrupt flag set again on return.
