@@ -1,5 +1,6 @@
 package dev.refkit;
 
+import static dev.refkit.TestThreads.fork;
 import static dev.refkit.PoolFixtures.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,21 +39,6 @@ final class PoolConcurrencyTest {
 
     private Pool.Builder<Res> builder() {
         return Pool.builder(factory).name("conc").destroy(factory::destroyed);
-    }
-
-    /** Starts a thread running {@code task} and returns a future of its result. */
-    private static <V> CompletableFuture<V> fork(java.util.concurrent.Callable<V> task) {
-        CompletableFuture<V> f = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                f.complete(task.call());
-            } catch (Throwable e) {
-                f.completeExceptionally(e);
-            }
-        });
-        t.setDaemon(true);
-        t.start();
-        return f;
     }
 
     /** A returned object goes to the waiting thread, which records the wait. */

@@ -1,5 +1,6 @@
 package dev.refkit;
 
+import static dev.refkit.TestThreads.fork;
 import static dev.refkit.PoolFixtures.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -41,21 +42,6 @@ final class PoolRaceTest {
 
     private Pool.Builder<Res> builder() {
         return Pool.builder(factory).name("race").destroy(factory::destroyed);
-    }
-
-    /** Starts a daemon thread running {@code task} and returns a future of its result. */
-    private static <V> CompletableFuture<V> fork(Callable<V> task) {
-        CompletableFuture<V> f = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                f.complete(task.call());
-            } catch (Throwable e) {
-                f.completeExceptionally(e);
-            }
-        });
-        t.setDaemon(true);
-        t.start();
-        return f;
     }
 
     // ---- 1: a signalled waiter that gives up passes the signal on

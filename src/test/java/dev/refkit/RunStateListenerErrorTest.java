@@ -1,5 +1,6 @@
 package dev.refkit;
 
+import static dev.refkit.TestThreads.forkParked;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,28 +47,6 @@ final class RunStateListenerErrorTest {
     void shutdownPool() throws InterruptedException {
         pool.shutdownNow();
         assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
-    }
-
-    /** Runs {@code task} in a new thread and returns once that thread is parked or done. */
-    private <V> Future<V> blocked(Callable<V> task) {
-        AtomicReference<Thread> runner = new AtomicReference<>();
-        CountDownLatch started = new CountDownLatch(1);
-        Future<V> f = pool.submit(() -> {
-            runner.set(Thread.currentThread());
-            started.countDown();
-            return task.call();
-        });
-        try {
-            started.await();
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
-        Thread t = runner.get();
-        while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING
-                && !f.isDone()) {
-            Thread.onSpinWait();
-        }
-        return f;
     }
 
     private static <V> V get(Future<V> f) throws Exception {
@@ -174,8 +153,8 @@ final class RunStateListenerErrorTest {
     @Test
     void cancel_listenerThrowsError_waitersAreWokenFirst() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
-        Future<Boolean> sleeper = blocked(() -> r.sleep(FOREVER));
-        Future<Boolean> awaiter = blocked(() -> r.awaitCancellation(FOREVER));
+        Future<Boolean> sleeper = forkParked(() -> r.sleep(FOREVER));
+        Future<Boolean> awaiter = forkParked(() -> r.awaitCancellation(FOREVER));
         r.onCancel(x -> {
             throw new AssertionError("boom");
         });
@@ -188,7 +167,7 @@ final class RunStateListenerErrorTest {
     @Test
     void stop_listenerThrowsError_awaitStoppedIsWokenAndReturnsTrue() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
-        Future<Boolean> awaiter = blocked(() -> r.awaitStopped(FOREVER));
+        Future<Boolean> awaiter = forkParked(() -> r.awaitStopped(FOREVER));
         r.onStop(x -> {
             throw new AssertionError("boom");
         });
@@ -288,7 +267,7 @@ final class RunStateListenerErrorTest {
         r.onCancel(x -> {
             throw boom;
         });
-        Future<?> hook = blocked(() -> {
+        Future<?> hook = forkParked(() -> {
             RunStateTree.cancelAndWait(r, TimeUnit.HOURS.toNanos(1));
             return null;
         });

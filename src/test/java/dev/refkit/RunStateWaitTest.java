@@ -1,5 +1,6 @@
 package dev.refkit;
 
+import static dev.refkit.TestThreads.forkParked;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -40,28 +41,6 @@ final class RunStateWaitTest {
         assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
     }
 
-    /** Runs {@code task} in a new thread and returns once that thread is parked. */
-    private <V> Future<V> blocked(java.util.concurrent.Callable<V> task) {
-        AtomicReference<Thread> runner = new AtomicReference<>();
-        CountDownLatch started = new CountDownLatch(1);
-        Future<V> f = pool.submit(() -> {
-            runner.set(Thread.currentThread());
-            started.countDown();
-            return task.call();
-        });
-        try {
-            started.await();
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
-        Thread t = runner.get();
-        while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING
-                && !f.isDone()) {
-            Thread.onSpinWait();
-        }
-        return f;
-    }
-
     private static <V> V get(Future<V> f) throws Exception {
         return f.get(20, TimeUnit.SECONDS);
     }
@@ -70,7 +49,7 @@ final class RunStateWaitTest {
     @Test
     void sleep_cancelledByAnotherThread_wakesAndReturnsFalse() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
-        Future<Boolean> slept = blocked(() -> r.sleep(HOUR));
+        Future<Boolean> slept = forkParked(() -> r.sleep(HOUR));
         long t0 = System.nanoTime();
         r.cancel();
         assertFalse(get(slept));
@@ -99,7 +78,7 @@ final class RunStateWaitTest {
         RunState r = new RunState("t");
         List<Future<Boolean>> sleepers = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            sleepers.add(blocked(() -> r.sleep(FOREVER)));
+            sleepers.add(forkParked(() -> r.sleep(FOREVER)));
         }
         r.cancel();
         for (Future<Boolean> f : sleepers) {
@@ -129,7 +108,7 @@ final class RunStateWaitTest {
     void sleep_interrupted_throwsNamingItAndChangesNoState() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
         AtomicReference<Thread> sleeper = new AtomicReference<>();
-        Future<Boolean> f = blocked(() -> {
+        Future<Boolean> f = forkParked(() -> {
             sleeper.set(Thread.currentThread());
             return r.sleep(HOUR);
         });
@@ -150,7 +129,7 @@ final class RunStateWaitTest {
     void sleep_interruptedWhileHeldByPause_throwsNamingIt() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
         AtomicReference<Thread> sleeper = new AtomicReference<>();
-        Future<Boolean> f = blocked(() -> {
+        Future<Boolean> f = forkParked(() -> {
             sleeper.set(Thread.currentThread());
             return r.sleep(Duration.ofNanos(1));
         });
@@ -165,12 +144,12 @@ final class RunStateWaitTest {
     void awaits_interruptedWhileParked_throwNamingThem() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
         AtomicReference<Thread> cancelWaiter = new AtomicReference<>();
-        Future<Boolean> cancelled = blocked(() -> {
+        Future<Boolean> cancelled = forkParked(() -> {
             cancelWaiter.set(Thread.currentThread());
             return r.awaitCancellation(HOUR);
         });
         AtomicReference<Thread> stopWaiter = new AtomicReference<>();
-        Future<Boolean> stopped = blocked(() -> {
+        Future<Boolean> stopped = forkParked(() -> {
             stopWaiter.set(Thread.currentThread());
             return r.awaitStopped(FOREVER);
         });
@@ -188,7 +167,7 @@ final class RunStateWaitTest {
     @Test
     void sleep_pausedWhenTimeIsUp_blocksUntilResumed() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
-        Future<Boolean> f = blocked(() -> r.sleep(Duration.ZERO));
+        Future<Boolean> f = forkParked(() -> r.sleep(Duration.ZERO));
         assertFalse(f.isDone());
         r.resume();
         assertTrue(get(f));
@@ -198,7 +177,7 @@ final class RunStateWaitTest {
     @Test
     void sleep_pausedThenCancelled_returnsFalse() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
-        Future<Boolean> f = blocked(() -> r.sleep(Duration.ofMillis(1)));
+        Future<Boolean> f = forkParked(() -> r.sleep(Duration.ofMillis(1)));
         r.cancel();
         assertFalse(get(f));
     }
@@ -207,7 +186,7 @@ final class RunStateWaitTest {
     @Test
     void throwIfCancelled_paused_blocksUntilResumed() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
-        Future<String> f = blocked(() -> {
+        Future<String> f = forkParked(() -> {
             r.throwIfCancelled();
             return "passed";
         });
@@ -220,7 +199,7 @@ final class RunStateWaitTest {
     @Test
     void throwIfCancelled_pausedThenCancelled_throws() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
-        Future<String> f = blocked(() -> {
+        Future<String> f = forkParked(() -> {
             r.throwIfCancelled();
             return "passed";
         });
@@ -241,7 +220,7 @@ final class RunStateWaitTest {
                 Thread.currentThread().interrupt();
             }
         });
-        Future<String> f = blocked(() -> {
+        Future<String> f = forkParked(() -> {
             r.throwIfCancelled();
             passed.countDown();
             return "passed";
@@ -255,7 +234,7 @@ final class RunStateWaitTest {
     void throwIfCancelled_interruptedWhilePaused_keepsWaitingAndKeepsFlag() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
         AtomicReference<Thread> waiter = new AtomicReference<>();
-        Future<Boolean> f = blocked(() -> {
+        Future<Boolean> f = forkParked(() -> {
             waiter.set(Thread.currentThread());
             r.throwIfCancelled();
             return Thread.currentThread().isInterrupted();
@@ -273,7 +252,7 @@ final class RunStateWaitTest {
     @Test
     void iterate_paused_blocksUntilResumed() throws Exception {
         RunState r = RunStateTest.inState(State.PAUSED);
-        Future<Integer> f = blocked(() -> {
+        Future<Integer> f = forkParked(() -> {
             int n = 0;
             for (int i : r.iterate(List.of(1, 2, 3))) {
                 n += i;
@@ -288,7 +267,7 @@ final class RunStateWaitTest {
     @Test
     void awaitCancellation_cancelled_wakesAndReturnsTrue() throws Exception {
         RunState r = new RunState("t");
-        Future<Boolean> f = blocked(() -> r.awaitCancellation(FOREVER));
+        Future<Boolean> f = forkParked(() -> r.awaitCancellation(FOREVER));
         r.cancel();
         assertTrue(get(f));
         assertTrue(r.awaitCancellation(Duration.ZERO));
@@ -308,7 +287,7 @@ final class RunStateWaitTest {
     void awaitCancellation_manyUnrelatedWakeups_stillWaitsTheWholeTimeout() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
         long timeout = TimeUnit.MILLISECONDS.toNanos(100);
-        Future<Long> f = blocked(() -> {
+        Future<Long> f = forkParked(() -> {
             long t0 = System.nanoTime();
             assertFalse(r.awaitCancellation(Duration.ofNanos(timeout)));
             return System.nanoTime() - t0;
@@ -324,7 +303,7 @@ final class RunStateWaitTest {
     @Test
     void awaitStopped_stopped_wakesAndReturnsTrue() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
-        Future<Boolean> f = blocked(() -> r.awaitStopped(FOREVER));
+        Future<Boolean> f = forkParked(() -> r.awaitStopped(FOREVER));
         r.cancel();
         assertThrows(IllegalStateException.class, r::pause);
         assertFalse(f.isDone());
@@ -351,7 +330,7 @@ final class RunStateWaitTest {
         inListener.await();
         assertEquals(State.STOPPED, r.state());
         assertFalse(r.awaitStopped(Duration.ofMillis(10)));
-        Future<Boolean> waiter = blocked(() -> r.awaitStopped(FOREVER));
+        Future<Boolean> waiter = forkParked(() -> r.awaitStopped(FOREVER));
         assertFalse(waiter.isDone());
         release.countDown();
         assertTrue(get(waiter));
@@ -386,10 +365,10 @@ final class RunStateWaitTest {
     void sleepAndPause_parked_parkOnTheRunStateAsBlocker() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
         Queue<Thread> parked = new ConcurrentLinkedQueue<>();
-        Future<Boolean> slept = blocked(() -> parked.add(Thread.currentThread()) && r.sleep(HOUR));
+        Future<Boolean> slept = forkParked(() -> parked.add(Thread.currentThread()) && r.sleep(HOUR));
         assertSame(r, LockSupport.getBlocker(parked.remove()));
         r.pause();
-        Future<String> paused = blocked(() -> {
+        Future<String> paused = forkParked(() -> {
             parked.add(Thread.currentThread());
             r.throwIfCancelled();
             return "resumed";
@@ -407,7 +386,7 @@ final class RunStateWaitTest {
         RunState parent = new RunState("p");
         RunState child = parent.child("c");
         child.start();
-        Future<Boolean> f = blocked(() -> child.sleep(HOUR));
+        Future<Boolean> f = forkParked(() -> child.sleep(HOUR));
         parent.cancel();
         assertFalse(get(f));
         assertEquals(State.STOPPING, child.state());

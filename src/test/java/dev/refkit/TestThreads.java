@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -53,6 +56,40 @@ final class TestThreads {
             }
         });
         return new Call(t, thrown);
+    }
+
+    /** Starts a daemon thread running {@code task} and returns a future of its result. */
+    static <V> CompletableFuture<V> fork(Callable<V> task) {
+        CompletableFuture<V> f = new CompletableFuture<>();
+        start(() -> {
+            try {
+                f.complete(task.call());
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        return f;
+    }
+
+    /**
+     * Runs {@code task} on a new daemon thread and returns once that thread is parked or the
+     * task is done, so the caller knows the task is waiting. The future behaves as an
+     * executor's would: {@code get()} wraps whatever the task threw in an
+     * {@link java.util.concurrent.ExecutionException}.
+     */
+    static <V> Future<V> forkParked(Callable<V> task) throws InterruptedException {
+        CountDownLatch started = new CountDownLatch(1);
+        FutureTask<V> f = new FutureTask<>(() -> {
+            started.countDown();
+            return task.call();
+        });
+        Thread t = start(f);
+        await(started); // parked from here on means parked in the task, not before it
+        while (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING
+                && !f.isDone()) {
+            Thread.onSpinWait();
+        }
+        return f;
     }
 
     /** Spins (no sleep) until {@code t} is parked, so we know it is waiting. */
