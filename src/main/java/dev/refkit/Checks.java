@@ -115,12 +115,6 @@ final class Checks {
      * others. Adds nothing if {@code next} is {@code first} itself.
      */
     static <E extends Throwable> E firstFailure(@Nullable E first, E next) {
-        if (first == null) {
-            return next;
-        }
-        if (first != next) {
-            first.addSuppressed(next);
-        }
-        return first;
+        return dev.refkit.internal.Failures.firstFailure(first, next);
     }
 }
