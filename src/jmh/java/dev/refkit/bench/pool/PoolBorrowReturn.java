@@ -21,7 +21,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * Borrow and return one object, with try-with-resources (or the peer's equivalent), on a pool
  * of 10, from 1 and from 2 threads: Refkit's {@code Pool} against Stormpot 4.1, commons-pool2
  * 2.13 {@code GenericObjectPool}, HikariCP 7.0.2's {@code ConcurrentBag} and a plain
- * {@code ArrayBlockingQueue} (the floor). Average time per borrow+return.
+ * {@code ArrayBlockingQueue}, and the floor of two atomic operations ({@code atomic}: one
+ * shared {@code AtomicInteger} incremented and decremented around the object). Average time per borrow+return.
  *
  * <p>Run it, with the allocation per operation ({@code gc.alloc.rate.norm}), as:
  * <pre>
@@ -47,7 +48,7 @@ import org.openjdk.jmh.infra.Blackhole;
 public class PoolBorrowReturn {
 
     /** Which pool: one of {@link PoolDriver#NAMES}. */
-    @Param({"refkit", "stormpot", "commons-pool2", "hikari-bag", "abq"})
+    @Param({"refkit", "stormpot", "commons-pool2", "hikari-bag", "abq", "atomic"})
     public String impl;
 
     /** The pool's size. */

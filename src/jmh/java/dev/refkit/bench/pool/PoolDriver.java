@@ -59,8 +59,9 @@ abstract class PoolDriver implements AutoCloseable {
      *
      * @param impl one of {@link #NAMES}, {@code "refkit-unfair"} for Refkit with
      *     {@code fair(false)}, {@code "stormpot-vtap"} for Stormpot's virtual-thread-safe tap,
-     *     or {@code "none"} for no pool at all (every borrow gets the same object at once: the
-     *     harnesses' baseline)
+     *     {@code "none"} for no pool at all (every borrow gets the same object at once: the
+     *     harnesses' baseline), or {@code "atomic"} for the floor of two atomic operations
+     *     (one shared {@code AtomicInteger} incremented on borrow and decremented on return)
      * @param size the pool's size
      * @return the driver
      * @throws Exception if the pool cannot be built or filled
@@ -76,6 +77,7 @@ abstract class PoolDriver implements AutoCloseable {
             case "hikari-bag" -> new HikariBagDriver(size);
             case "abq" -> new QueueDriver(size);
             case "none" -> new NoPoolDriver();
+            case "atomic" -> new AtomicFloorDriver();
             default -> throw new IllegalArgumentException("unknown pool implementation: " + impl);
         };
     }
@@ -525,6 +527,56 @@ abstract class PoolDriver implements AutoCloseable {
         @Override
         void giveBack(Object handle) {
             // nothing to return
+        }
+
+        @Override
+        public void close() {
+            // nothing to close
+        }
+    }
+
+    /**
+     * The floor every pool is measured against: the two atomic operations a borrow and a
+     * return cost at least, on one {@code AtomicInteger} shared by all threads (as the
+     * open/close pair's floor in {@code OpenCloseBench}), around the same object.
+     */
+    static final class AtomicFloorDriver extends PoolDriver {
+        private final Thing thing = new Thing(1);
+        private final AtomicInteger lent = new AtomicInteger();
+
+        @Override
+        void borrowReturn(Blackhole bh) {
+            lent.incrementAndGet();
+            bh.consume(thing);
+            lent.decrementAndGet();
+        }
+
+        @Override
+        void borrowReturnLoop(Blackhole bh, int n) {
+            for (int i = 0; i < n; i++) {
+                borrowReturn(bh);
+            }
+        }
+
+        @Override
+        void borrowHoldReturn(long tokens, boolean yield) {
+            lent.incrementAndGet();
+            Blackhole.consumeCPU(tokens);
+            if (yield) {
+                Thread.yield();
+            }
+            lent.decrementAndGet();
+        }
+
+        @Override
+        Object borrow() {
+            lent.incrementAndGet();
+            return thing;
+        }
+
+        @Override
+        void giveBack(Object handle) {
+            lent.decrementAndGet();
         }
 
         @Override
