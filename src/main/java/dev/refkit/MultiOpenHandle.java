@@ -11,10 +11,10 @@ import org.jspecify.annotations.Nullable;
  * alone closes the open. A monitor, not a CAS, because the JIT removes the monitor of a
  * handle that never leaves the method that opened it and then removes the handle itself,
  * so {@code try (Handle h = m.open()) {...}} allocates nothing; a field changed through a
- * VarHandle CAS keeps the object on the heap. The critical section reads and writes one
- * field, never blocks and runs no other code, so it never pins a virtual thread for longer
- * than that. {@link #isClosed()} and {@link #toString()} read the flag (a volatile) and
- * never block.
+ * VarHandle CAS keeps the object on the heap (and so does a volatile flag's fence). The
+ * critical section reads and writes one plain field, never blocks and runs no other code, so
+ * it is fine for virtual threads: it never pins one for longer than that. {@link #isClosed()}
+ * and {@link #toString()} read the flag under the same monitor and never block.
  *
  * <p><b>Memory consistency effects.</b> Actions in a thread before it closes the handle
  * happen-before the shutdown of that cycle, through the engine's close.
@@ -22,8 +22,8 @@ import org.jspecify.annotations.Nullable;
 final class MultiOpenHandle implements Handle {
     private final MultiOpenEngine engine;
     private final CallSites.@Nullable Site site;
-    /** Set once, inside synchronized (this); read without the monitor. */
-    private volatile boolean closed;
+    /** Set once; guarded by this. */
+    private boolean closed;
 
     MultiOpenHandle(MultiOpenEngine engine, CallSites.@Nullable Site site) {
         this.engine = engine;
@@ -40,6 +40,7 @@ final class MultiOpenHandle implements Handle {
     /** Sets the flag; returns true for the one caller that found it clear. */
     private boolean markClosed() {
         boolean first;
+        // Never blocks, runs no other code: fine for virtual threads (see the class Javadoc).
         synchronized (this) {
             first = !closed;
             closed = true;
@@ -48,12 +49,12 @@ final class MultiOpenHandle implements Handle {
     }
 
     @Override
-    public boolean isClosed() {
+    public synchronized boolean isClosed() {
         return closed;
     }
 
     @Override
     public String toString() {
-        return "Handle[" + engine.name() + (closed ? "]{closed}" : "]{open}");
+        return "Handle[" + engine.name() + (isClosed() ? "]{closed}" : "]{open}");
     }
 }

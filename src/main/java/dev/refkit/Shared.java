@@ -485,17 +485,20 @@ public final class Shared<T> {
 
     /**
      * One acquire's lease: gives its value back exactly once, even if several threads race.
-     * The close-once flag is flipped inside {@code synchronized (this)}, as in the handle of
-     * {@code MultiOpen.open()}: the JIT removes the monitor and the lease of
-     * {@code try (Lease<T> l = s.acquire()) {...}}, so the lease allocates nothing; the
-     * critical section never blocks and runs no other code.
+     * The close-once flag is a plain field flipped inside {@code synchronized (this)}, as in
+     * the handle of {@code MultiOpen.open()}: the JIT removes the monitor and the lease of
+     * {@code try (Lease<T> l = s.acquire()) {...}}, so the lease allocates nothing (a CAS or
+     * a volatile flag would keep it on the heap). The critical section never blocks and runs
+     * no other code, so it is fine for virtual threads. {@link #get()} reads the flag without
+     * the monitor: it sees its own thread's close and every close that happens-before it,
+     * which is all that a correct program can ask of it.
      */
     private static final class SharedLease<T> implements Lease<T> {
         private final Gen<T> gen;
         private final T value;
         private final CallSites.@Nullable Site site;
-        /** Set once, inside synchronized (this); read without the monitor. */
-        private volatile boolean closed;
+        /** Set once; written under this, read by get() without it (see above). */
+        private boolean closed;
 
         SharedLease(Gen<T> gen, T value, CallSites.@Nullable Site site) {
             this.gen = gen;
@@ -533,6 +536,7 @@ public final class Shared<T> {
         /** Sets the flag; returns true for the one caller that found it clear. */
         private boolean markClosed() {
             boolean first;
+            // Never blocks, runs no other code: fine for virtual threads.
             synchronized (this) {
                 first = !closed;
                 closed = true;
@@ -541,13 +545,13 @@ public final class Shared<T> {
         }
 
         @Override
-        public boolean isClosed() {
+        public synchronized boolean isClosed() {
             return closed;
         }
 
         @Override
         public String toString() {
-            return "Lease[" + gen.owner.name + (closed ? "]{closed}" : "]{open}");
+            return "Lease[" + gen.owner.name + (isClosed() ? "]{closed}" : "]{open}");
         }
     }
 }
