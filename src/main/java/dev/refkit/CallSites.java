@@ -1,25 +1,38 @@
 package dev.refkit;
 
+import java.net.URL;
+import java.security.CodeSource;
 import java.util.Iterator;
+import java.util.Objects;
 import java.util.StringJoiner;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Call-site tracing for {@link MultiOpen} and {@link Shared}: where the live opens came from
- * and where the last final close came from. Only objects with tracing on have one, so the
- * fast paths of the others pay a null check on a final field and nothing more.
+ * Call-site tracing for a counting engine: where the live opens came from and where the last
+ * final close came from. Only objects with tracing on have one, so the fast paths of the
+ * others pay a null check on a final field and nothing more.
  *
- * <p><b>Thread safety.</b> Safe for concurrent use; {@link #toString()} never blocks.
+ * <p>A call site is the first frame of the calling thread's stack that is not the library's
+ * own: when the library runs as a named module, a frame whose class is in that module; on
+ * the class path, a frame whose class is in package {@code dev.refkit} (or below it) and was
+ * loaded from the same place as this class (so that code of the user's own in that package,
+ * such as tests, still counts as a caller).
+ *
+ * <p><b>Thread safety.</b> Safe for concurrent use; {@link #appendTo} never blocks.
  */
 final class CallSites {
 
     /** The system property that turns tracing on for every object created afterwards. */
     static final String PROPERTY = "dev.refkit.traceCallSites";
 
-    private static final StackWalker WALKER = StackWalker.getInstance();
+    private static final StackWalker WALKER =
+            StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);
+    private static final Module MODULE = CallSites.class.getModule();
+    private static final String PACKAGE = CallSites.class.getPackageName();
+    private static final @Nullable String LOCATION = location(CallSites.class);
 
-    /** One recorded call: the first frame outside Refkit's own classes, and the thread. */
+    /** One recorded call: the first frame outside the library, and the thread. */
     static final class Site {
         final String where;
         final Thread thread; // held only while the open is live
@@ -48,11 +61,6 @@ final class CallSites {
         Site s = capture();
         live.add(s);
         return s;
-    }
-
-    /** Forgets an open that failed before it counted. */
-    void cancelled(Site s) {
-        live.removeFirstOccurrence(s);
     }
 
     /**
@@ -112,20 +120,26 @@ final class CallSites {
 
     private static Site capture() {
         String where = WALKER.walk(frames -> frames
-                .filter(f -> !isInternal(f.getClassName()))
+                .filter(f -> !isLibrary(f.getDeclaringClass()))
                 .findFirst()
                 .map(Object::toString)
                 .orElse("unknown"));
         return new Site(where, Thread.currentThread());
     }
 
-    private static boolean isInternal(String className) {
-        return className.equals("dev.refkit.MultiOpen")
-                || className.startsWith("dev.refkit.MultiOpen$")
-                || className.equals("dev.refkit.MultiOpenCycle")
-                || className.equals("dev.refkit.MultiOpenHandle")
-                || className.equals("dev.refkit.Shared")
-                || className.startsWith("dev.refkit.Shared$")
-                || className.startsWith("dev.refkit.CallSites");
+    /** Whether {@code c} is one of the library's own classes (see the class Javadoc). */
+    static boolean isLibrary(Class<?> c) {
+        if (MODULE.isNamed()) {
+            return c.getModule() == MODULE;
+        }
+        String p = c.getPackageName();
+        return (p.equals(PACKAGE) || p.startsWith(PACKAGE + "."))
+                && Objects.equals(location(c), LOCATION);
+    }
+
+    private static @Nullable String location(Class<?> c) {
+        CodeSource cs = c.getProtectionDomain().getCodeSource();
+        URL u = cs == null ? null : cs.getLocation();
+        return u == null ? null : u.toExternalForm();
     }
 }

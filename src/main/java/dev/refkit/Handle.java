@@ -12,7 +12,10 @@ package dev.refkit;
  *
  * <p><b>Thread safety.</b> A handle may be passed to another thread, which closes it. If
  * several threads call {@link #close()} on the same handle at once, exactly one of them
- * closes the open; the others return without effect.
+ * closes the open; the others return without effect. The close-once flag is flipped under
+ * the handle's own monitor, a critical section that never blocks and runs no other code
+ * (so it is fine for virtual threads); a handle that stays in the method that opened it,
+ * as in try-with-resources, is not allocated at all.
  *
  * <p><b>Memory consistency effects.</b> Actions in a thread before it calls {@code close()}
  * on a handle happen-before the owner's {@code shutdown()} runs for that cycle.

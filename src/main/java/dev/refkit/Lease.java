@@ -50,12 +50,14 @@ public interface Lease<T> extends AutoCloseable {
     /**
      * Tells the lender that the value is broken, and closes this lease. A {@link Pool}
      * destroys the object instead of lending it again and frees its slot. A {@link Shared}
-     * cannot replace a value that other leases still hold, so for it this is the same as
-     * {@link #close()}: the value is closed on the last release, as always. Calling it on a
-     * closed lease does nothing.
+     * refreshes if this lease's value is still its current one (see
+     * {@link Shared#refresh()}): later acquires get a fresh value, other leases keep the old
+     * one, which is closed when its last lease is closed. Calling it on a closed lease does
+     * nothing; if several threads invalidate or close the same lease at once, exactly one of
+     * them gives the value back.
      *
-     * @throws RuntimeException if disposing of the value threw (see the lender's
-     *     documentation); the lease is closed all the same
+     * @throws RuntimeException if disposing of the value, or making the fresh one, threw
+     *     (see the lender's documentation); the lease is closed all the same
      * @throws Error if disposing of the value threw one; the lease is closed all the same
      */
     void invalidate();

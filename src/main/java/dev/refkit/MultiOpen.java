@@ -1,13 +1,13 @@
 package dev.refkit;
 
-import static dev.refkit.MultiOpenWord.*;
+import static dev.refkit.MultiOpenWord.CLOSED;
+import static dev.refkit.MultiOpenWord.FINALIZING;
+import static dev.refkit.MultiOpenWord.OPEN;
+import static dev.refkit.MultiOpenWord.SHUTTING_DOWN;
+import static dev.refkit.MultiOpenWord.phaseOf;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
@@ -47,16 +47,24 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Thread safety.</b> Every public method is safe to call from any thread. An
  * {@code open()} or {@code close()} that does not move the count to or from zero takes no
- * lock: an open is one atomic add on one {@code long} field (like Netty's {@code retain()}),
- * a close one CAS on it (a close that loses its CAS to another thread calls
- * {@link Thread#yield()} before it tries again, as Netty's {@code release()} does, so that
- * threads hammering one object take turns with its cache line). The first open and the
+ * lock: an open is one atomic add on one {@code long} field, a close one CAS on it (a close
+ * that loses its CAS to another thread calls {@link Thread#yield()} before it tries again,
+ * so that threads hammering one object take turns with its cache line). The
+ * {@link Handle} of an open allocates nothing when it does not leave the method that opened
+ * it (see {@link Handle}). The first open and the
  * last close take this object's lifecycle lock (a {@link ReentrantLock}, never
  * {@code synchronized}, so virtual threads do not pin) and run the hook <em>while holding
  * it</em>: an open that arrives meanwhile waits for the hook to finish (on the startup
  * attempt it joined, not on the lock, except for the one opener that will run the next
  * startup). The lock is this object's own; no other object's work waits on it.
- * {@link #state()}, {@link #openCount()} and {@link #toString()} never block.
+ * {@link #name()}, {@link #state()}, {@link #openCount()} and {@link #toString()} never
+ * block.
+ *
+ * <p><b>Interrupts.</b> {@link #openInterruptibly()} and {@link #join()} follow the library's
+ * interrupt rule: they check the interrupt flag on entry and throw
+ * {@link InterruptedException} if it is set, and an interrupted wait throws with the flag
+ * cleared and nothing changed; {@link #open()} waits through interrupts and returns with the
+ * flag still set (see the {@linkplain dev.refkit package documentation}).
  *
  * <p><b>Memory consistency effects.</b> {@code startup()} happens-before every
  * {@code open()} of its cycle returns, including those of the openers that waited for it.
@@ -93,40 +101,25 @@ public abstract class MultiOpen {
         /** Shut down, waiting for {@code finalizeNow()} (only if {@code finalizeLater()}). */
         FINALIZING,
         /** Shut down and finalized; the next open starts a new cycle. */
-        CLOSED
+        CLOSED;
+
+        private static final State[] BY_PHASE = values();
+
+        /** The state of a phase of {@link MultiOpenWord} (numbered in this order). */
+        static State ofPhase(int phase) {
+            return BY_PHASE[phase];
+        }
     }
 
-    // Implementation: this class keeps the public API, the fields and the lock-free side
-    // (an open's getAndAdd, a close's CAS, the queries). MultiOpenWord lays out the state
-    // word; MultiOpenCycle makes every phase change under the lock and runs the hooks;
-    // MultiOpenHandle is the handle open() returns.
+    private static final MultiOpenEngine.Words WORDS = new MultiOpenEngine.Words(
+            "open()", "openInterruptibly()", "close()", "startup()", "shutdown()");
 
-    // The modes of release(...): close() (and a handle's close), closeFinal(), closeIfOpen().
-    static final int CLOSE = 0;
-    static final int CLOSE_FINAL = 1;
-    static final int CLOSE_IF_OPEN = 2;
-
-    // Package-private fields and helpers are for MultiOpenCycle, the locked side, alone.
-    private final String name;
-    private final boolean shared;
-    final @Nullable CallSites sites;
-    final ReentrantLock lock = new ReentrantLock();
-
-    /** Count, phase and epoch, packed as {@link MultiOpenWord} describes. */
-    volatile long state;
-    /**
-     * The startup attempt an opener that finds the phase not OPEN joins: the one running in
-     * STARTING, else a fresh one for the next cycle. Replaced only by that attempt's starter.
-     */
-    volatile MultiOpenCycle.Attempt attempt = new MultiOpenCycle.Attempt();
-    /** Released when the current cycle is finalized; null when there is none pending. */
-    volatile @Nullable CountDownLatch finalized;
-    /** finalizeNow() was called from inside shutdown(); guarded by lock. */
-    boolean finalizeRequested;
+    // The count, the phases and the waits are the engine's; this class is the public face.
+    private final MultiOpenEngine engine;
 
     /** Creates an object named after its class's simple name. */
     protected MultiOpen() {
-        this(null, CallSites.globallyOn(), false);
+        this(null, CallSites.globallyOn() ? new CallSites() : null);
     }
 
     /**
@@ -137,7 +130,7 @@ public abstract class MultiOpen {
      * @throws NullPointerException if {@code name} is null
      */
     protected MultiOpen(String name) {
-        this(Objects.requireNonNull(name, "name"), CallSites.globallyOn(), false);
+        this(Objects.requireNonNull(name, "name"), CallSites.globallyOn() ? new CallSites() : null);
     }
 
     /**
@@ -149,14 +142,39 @@ public abstract class MultiOpen {
      * @throws NullPointerException if {@code name} is null
      */
     protected MultiOpen(String name, boolean traceCallSites) {
-        this(Objects.requireNonNull(name, "name"), traceCallSites, false);
+        this(Objects.requireNonNull(name, "name"), traceCallSites ? new CallSites() : null);
     }
 
-    /** For {@link Shared}: its engine names itself after the value's hooks. */
-    MultiOpen(@Nullable String name, boolean traceCallSites, boolean shared) {
-        this.name = name != null ? name : getClass().getSimpleName();
-        this.shared = shared;
-        this.sites = traceCallSites ? new CallSites() : null;
+    // HookCalls only keeps the reference: the engine calls the hooks on the first open,
+    // which comes after construction.
+    @SuppressWarnings("this-escape")
+    private MultiOpen(@Nullable String name, @Nullable CallSites sites) {
+        this.engine = new MultiOpenEngine(name != null ? name : getClass().getSimpleName(),
+                WORDS, new HookCalls(this), sites);
+    }
+
+    /** The engine's way into this object's protected hooks. */
+    private static final class HookCalls implements MultiOpenEngine.Hooks {
+        private final MultiOpen owner;
+
+        HookCalls(MultiOpen owner) {
+            this.owner = owner;
+        }
+
+        @Override
+        public void startup() throws Exception {
+            owner.startup();
+        }
+
+        @Override
+        public void shutdown() throws Exception {
+            owner.shutdown();
+        }
+
+        @Override
+        public boolean finalizeLater() {
+            return owner.finalizeLater();
+        }
     }
 
     // ---------------------------------------------------------------- hooks
@@ -205,8 +223,10 @@ public abstract class MultiOpen {
      * (see the class Javadoc), so it returns holding an open of a cycle that is OPEN.
      *
      * <p><b>Blocking and interrupts.</b> Blocks while another thread runs {@code startup()}
-     * or {@code shutdown()}, like {@link java.util.concurrent.locks.Lock#lock()}: an interrupt
-     * does not end the wait, and the thread's interrupt flag is still set when this returns.
+     * or {@code shutdown()}, like {@link java.util.concurrent.locks.Lock#lock()}: an
+     * uninterruptible wait by the interrupt rule of the package documentation, so an
+     * interrupt does not end the wait and the thread's interrupt flag is still set when this
+     * returns.
      *
      * @return a handle whose {@link Handle#close()} closes this open exactly once
      * @throws RuntimeException if {@code startup()} threw, in this thread or in the thread
@@ -220,9 +240,7 @@ public abstract class MultiOpen {
      *     {@code startup()} or {@code shutdown()}, or if the count would overflow
      */
     public final Handle open() {
-        acquire();
-        CallSites t = sites;
-        return new MultiOpenHandle(this, t == null ? null : t.opened());
+        return new MultiOpenHandle(engine, engine.open());
     }
 
     /**
@@ -233,6 +251,9 @@ public abstract class MultiOpen {
      * ends, so that the open is already counted, this returns the handle with the
      * interrupt flag set.
      *
+     * <p><b>Interrupts.</b> By the interrupt rule of the package documentation: the flag is
+     * checked on entry, even when no wait would be needed.
+     *
      * @return a handle whose {@link Handle#close()} closes this open exactly once
      * @throws InterruptedException {@code "NAME: interrupted in openInterruptibly()"} if the
      *     thread is interrupted on entry or while waiting for another thread's
@@ -242,54 +263,7 @@ public abstract class MultiOpen {
      *     the count would overflow
      */
     public final Handle openInterruptibly() throws InterruptedException {
-        acquireInterruptibly();
-        CallSites t = sites;
-        return new MultiOpenHandle(this, t == null ? null : t.opened());
-    }
-
-    /** Counts one open without making a handle (for {@link Shared}). */
-    final void acquire() {
-        long prev = (long) STATE.getAndAdd(this, 1L);
-        if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
-            openMissed(prev, false);
-        }
-    }
-
-    /** Counts one open without making a handle, interruptibly (for {@link Shared}). */
-    final void acquireInterruptibly() throws InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException(name + ": interrupted in " + interruptibleOpenOp());
-        }
-        long prev = (long) STATE.getAndAdd(this, 1L);
-        if ((prev & PHASE_MASK) != OPEN_BITS || (int) prev >= MAX_COUNT) {
-            try {
-                openMissed(prev, true);
-            } catch (MultiOpenCycle.InterruptedWhileOpening e) {
-                throw e.unwrap();
-            }
-        }
-    }
-
-    /**
-     * The getAndAdd of an open found {@code prev}, not a live OPEN state: take the 1 back
-     * (unless the state has become OPEN, making it a real open), then open the slow way.
-     */
-    private void openMissed(long prev, boolean interruptibly) {
-        if ((prev & PHASE_MASK) == OPEN_BITS) { // count overflow: the 1 cannot be a real open
-            STATE.getAndAdd(this, -1L);
-            throw new IllegalStateException(name + ": too many opens");
-        }
-        for (long s = state; ; ) {
-            if ((s & PHASE_MASK) == OPEN_BITS) {
-                return; // opened meanwhile: our 1 is one of its opens, after startup()
-            }
-            long w = (long) STATE.compareAndExchange(this, s, s - 1);
-            if (w == s) {
-                break;
-            }
-            s = w;
-        }
-        MultiOpenCycle.openSlow(this, interruptibly);
+        return new MultiOpenHandle(engine, engine.openInterruptibly());
     }
 
     // ---------------------------------------------------------------- closing
@@ -316,7 +290,7 @@ public abstract class MultiOpen {
      *     and finalized all the same
      */
     public final void close() {
-        release(CLOSE, null);
+        engine.close(null);
     }
 
     /**
@@ -331,7 +305,7 @@ public abstract class MultiOpen {
      * @throws RuntimeException if {@code shutdown()} threw (see {@link #close()})
      */
     public final void closeFinal() {
-        release(CLOSE_FINAL, null);
+        engine.closeFinal();
     }
 
     /**
@@ -344,55 +318,7 @@ public abstract class MultiOpen {
      * @throws RuntimeException if {@code shutdown()} threw (see {@link #close()})
      */
     public final boolean closeIfOpen() {
-        return release(CLOSE_IF_OPEN, null);
-    }
-
-    /** Closes one open; {@code site} is that open's recorded site, if known. */
-    final boolean release(int mode, CallSites.@Nullable Site site) {
-        long s = state;
-        if ((s & PHASE_MASK) == OPEN_BITS && (int) s > 1) {
-            if (STATE.compareAndSet(this, s, s - 1)) {
-                return released(mode, site, (int) s - 1);
-            }
-            return releaseContended(mode, site);
-        }
-        return releaseSlow(mode, site);
-    }
-
-    /**
-     * The CAS of a close lost to another thread's open or close: yield before each retry
-     * (as Netty's {@code release()} does), so that two cores hammering one object take
-     * turns with the cache line instead of trading it on every try.
-     */
-    private boolean releaseContended(int mode, CallSites.@Nullable Site site) {
-        for (;;) {
-            Thread.yield();
-            long s = state;
-            if ((s & PHASE_MASK) != OPEN_BITS || (int) s <= 1) {
-                return releaseSlow(mode, site);
-            }
-            if (STATE.compareAndSet(this, s, s - 1)) {
-                return released(mode, site, (int) s - 1);
-            }
-        }
-    }
-
-    final boolean released(int mode, CallSites.@Nullable Site site, int remaining) {
-        CallSites t = sites;
-        if (t != null) {
-            t.closed(site, remaining == 0);
-        }
-        if (mode == CLOSE_FINAL && remaining > 0) {
-            throw new IllegalStateException(name + ": closeFinal() but " + remaining
-                    + (remaining == 1 ? " open remains" : " opens remain")
-                    + (t == null ? "" : t.liveSuffix()));
-        }
-        return true;
-    }
-
-    /** The close the lock-free path cannot make: {@link MultiOpenCycle} makes it under the lock. */
-    private boolean releaseSlow(int mode, CallSites.@Nullable Site site) {
-        return MultiOpenCycle.releaseSlow(this, mode, site);
+        return engine.closeIfOpen();
     }
 
     /**
@@ -412,10 +338,19 @@ public abstract class MultiOpen {
      *     call while open, or one before any open; the message names the state
      */
     protected final void finalizeNow() {
-        MultiOpenCycle.finalizeNow(this);
+        engine.finalizeNow();
     }
 
     // ---------------------------------------------------------------- queries
+
+    /**
+     * Returns the name used in every message and in {@code toString()}. Never blocks.
+     *
+     * @return the name given to the constructor, else the class's simple name
+     */
+    public final String name() {
+        return engine.name();
+    }
 
     /**
      * Returns the current phase. Never blocks.
@@ -423,7 +358,7 @@ public abstract class MultiOpen {
      * @return the state
      */
     public final State state() {
-        return stateOf(state);
+        return State.ofPhase(phaseOf(engine.snapshot()));
     }
 
     /**
@@ -432,7 +367,7 @@ public abstract class MultiOpen {
      * @return true if {@link #state()} is {@link State#OPEN}
      */
     public final boolean isOpen() {
-        return phaseOf(state) == OPEN;
+        return phaseOf(engine.snapshot()) == OPEN;
     }
 
     /**
@@ -443,7 +378,7 @@ public abstract class MultiOpen {
      *     {@code CLOSED}
      */
     public final boolean isClosed() {
-        int phase = phaseOf(state);
+        int phase = phaseOf(engine.snapshot());
         return phase == SHUTTING_DOWN || phase == FINALIZING || phase == CLOSED;
     }
 
@@ -457,12 +392,7 @@ public abstract class MultiOpen {
      * @return the count
      */
     public final int openCount() {
-        return countNow(state);
-    }
-
-    /** The count in {@code s}, with the members of a running startup added. */
-    private int countNow(long s) {
-        return phaseOf(s) == STARTING ? 1 + attempt.members() : countOf(s);
+        return engine.countIn(engine.snapshot());
     }
 
     /**
@@ -470,14 +400,17 @@ public abstract class MultiOpen {
      * and, if {@link #finalizeLater()} said so, {@link #finalizeNow()} has been called.
      * Returns at once if no cycle is pending: never opened, or closed and finalized. While
      * the very first startup runs, a cycle is pending: this waits until that startup fails
-     * or the cycle it begins ends. A
-     * startup that fails ends the wait only if no earlier cycle was still waiting to be
-     * finalized: a failed startup from {@code FINALIZING} goes back to {@code FINALIZING},
-     * and this keeps waiting for {@code finalizeNow()}.
+     * or the cycle it begins ends. A startup that fails ends the wait only if no earlier
+     * cycle was still waiting to be finalized: a failed startup from {@code FINALIZING} goes
+     * back to {@code FINALIZING}, and this keeps waiting for {@code finalizeNow()}. Waits
+     * for the end and never brings it about.
      *
-     * <p><b>Blocking and interrupts.</b> Blocks until then. Throws
-     * {@link InterruptedException} if the thread is interrupted on entry or while it waits,
-     * with the flag cleared and nothing changed.
+     * <p><b>Interrupts.</b> By the interrupt rule of the package documentation: throws
+     * {@link InterruptedException} if the thread is interrupted on entry (even if no cycle
+     * is pending) or while it waits, with the flag cleared and nothing changed.
+     *
+     * <p><b>Memory consistency effects.</b> {@code shutdown()} of the cycle waited for
+     * happens-before this returns.
      *
      * @throws InterruptedException {@code "NAME: interrupted in join()"} if the thread is
      *     interrupted on entry or while waiting (the flag is cleared)
@@ -485,21 +418,12 @@ public abstract class MultiOpen {
      *     would wait for themselves
      */
     public final void join() throws InterruptedException {
-        CountDownLatch g = finalized;
-        if (g != null) {
-            checkNotInHook("join()");
-            try {
-                g.await();
-            } catch (InterruptedException e) {
-                throw interruptedInJoin(e);
-            }
-        } else if (Thread.interrupted()) {
-            throw interruptedInJoin(null);
-        }
+        engine.join();
     }
 
     /**
-     * Waits like {@link #join()}, at most for {@code timeout}.
+     * Waits like {@link #join()}, at most for {@code timeout}; the time left is recomputed
+     * on every wake-up.
      *
      * @param timeout how long to wait at most; zero just looks
      * @return true if no cycle is pending (any more), false if the time ran out
@@ -510,37 +434,7 @@ public abstract class MultiOpen {
      * @throws IllegalStateException if called from inside this object's own hooks
      */
     public final boolean join(Duration timeout) throws InterruptedException {
-        long nanos = Checks.waitNanos(timeout, "timeout");
-        CountDownLatch g = finalized;
-        if (g != null) {
-            checkNotInHook("join()");
-            try {
-                return g.await(nanos, TimeUnit.NANOSECONDS);
-            } catch (InterruptedException e) {
-                throw interruptedInJoin(e);
-            }
-        }
-        if (Thread.interrupted()) {
-            throw interruptedInJoin(null);
-        }
-        return true;
-    }
-
-    private InterruptedException interruptedInJoin(@Nullable InterruptedException cause) {
-        InterruptedException e = new InterruptedException(name + ": interrupted in join()");
-        if (cause != null) {
-            e.initCause(cause);
-        }
-        return e;
-    }
-
-    private void checkNotInHook(String op) {
-        if (lock.isHeldByCurrentThread()) {
-            int phase = phaseOf(state);
-            if (phase == STARTING || phase == SHUTTING_DOWN) {
-                throw new IllegalStateException(calledInside(op, phase == STARTING));
-            }
-        }
+        return engine.join(Checks.waitNanos(timeout, "timeout"));
     }
 
     /**
@@ -552,23 +446,7 @@ public abstract class MultiOpen {
      *     has finished startup; {@code "NAME: already closed"} once the count is 0 again
      */
     protected final void ensureOpen() {
-        long s = state;
-        int phase = phaseOf(s);
-        if (phase == OPEN) {
-            return;
-        }
-        if ((phase == STARTING || phase == SHUTTING_DOWN) && lock.isHeldByCurrentThread()) {
-            return;
-        }
-        if (phase == NEW || phase == STARTING) {
-            throw new ClosedException(name + ": not yet opened");
-        }
-        throw new ClosedException(name + ": already closed");
-    }
-
-    /** Returns the name used in messages (package-private, so subclasses keep the word). */
-    final String nameForMessages() {
-        return name;
+        engine.ensureOpen();
     }
 
     /**
@@ -577,78 +455,11 @@ public abstract class MultiOpen {
      */
     @Override
     public String toString() {
-        StringBuilder sb = new StringBuilder(64);
-        sb.append(shared ? "Shared[" : "MultiOpen[").append(name).append("]{");
-        appendState(sb);
+        long s = engine.snapshot();
+        StringBuilder sb = new StringBuilder(64).append("MultiOpen[").append(engine.name())
+                .append("]{").append(State.ofPhase(phaseOf(s)))
+                .append(", count=").append(engine.countIn(s));
+        engine.appendSites(sb);
         return sb.append('}').toString();
-    }
-
-    /** Appends "STATE, count=N" and any traced sites. */
-    final void appendState(StringBuilder sb) {
-        long s = state;
-        sb.append(stateOf(s)).append(", count=").append(countNow(s));
-        CallSites t = sites;
-        if (t != null) {
-            t.appendTo(sb);
-        }
-    }
-
-    final CallSites.@Nullable Site recordOpen() {
-        CallSites t = sites;
-        return t == null ? null : t.opened();
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    // The words of the misuse messages: a Shared's engine names its own operations.
-    final String openOp() {
-        return shared ? "acquire()" : "open()";
-    }
-
-    final String interruptibleOpenOp() {
-        return shared ? "acquireInterruptibly()" : "openInterruptibly()";
-    }
-
-    final String closeOp(int mode) {
-        if (shared) {
-            return "release";
-        }
-        return mode == CLOSE ? "close()" : mode == CLOSE_FINAL ? "closeFinal()" : "closeIfOpen()";
-    }
-
-    final String hook(boolean startup) {
-        if (shared) {
-            return startup ? "the opener" : "the closer";
-        }
-        return startup ? "startup()" : "shutdown()";
-    }
-
-    final String hookFailed(boolean startup) {
-        return name + ": " + hook(startup) + " failed";
-    }
-
-    /** The message of {@code op} called from inside the startup or the shutdown hook. */
-    final String calledInside(String op, boolean startup) {
-        return name + ": " + op + " called from inside " + hook(startup);
-    }
-
-    /** Changes the phase (under the lock) keeping any transient counts: one getAndAdd. */
-    final void addToState(long delta) {
-        STATE.getAndAdd(this, delta);
-    }
-
-    final boolean casState(long expect, long update) {
-        return STATE.compareAndSet(this, expect, update);
-    }
-
-    // VarHandle mechanics
-    private static final VarHandle STATE;
-
-    static {
-        try {
-            STATE = MethodHandles.lookup().findVarHandle(MultiOpen.class, "state", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
     }
 }

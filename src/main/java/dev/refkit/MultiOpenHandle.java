@@ -1,58 +1,60 @@
 package dev.refkit;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One open of a {@link MultiOpen}, as {@link MultiOpen#open()} hands it out: its
+ * One open of a counting engine, as {@code MultiOpen.open()} hands it out: its
  * {@link #close()} closes that open exactly once, however many threads race to close it.
- * {@link Shared}'s lease extends it, so a lease releases once through the same flag.
  *
- * <p><b>Thread safety.</b> Safe for use by any number of threads. The close-once flag is a
- * volatile int set by one CAS from 0 to 1; only the thread whose CAS wins calls the owner's
- * {@code release}, so a handle never closes its open twice. {@link #isClosed()} and
- * {@link #toString()} never block.
+ * <p><b>Thread safety.</b> Safe for use by any number of threads. The close-once flag is
+ * flipped inside {@code synchronized (this)}: the first closer finds it clear, sets it and
+ * alone closes the open. A monitor, not a CAS, because the JIT removes the monitor of a
+ * handle that never leaves the method that opened it and then removes the handle itself,
+ * so {@code try (Handle h = m.open()) {...}} allocates nothing; a field changed through a
+ * VarHandle CAS keeps the object on the heap (and so does a volatile flag's fence). The
+ * critical section reads and writes one plain field, never blocks and runs no other code, so
+ * it is fine for virtual threads: it never pins one for longer than that. {@link #isClosed()}
+ * and {@link #toString()} read the flag under the same monitor and never block.
  *
- * <p><b>Memory consistency effects.</b> As for {@link MultiOpen#close()}: actions in a thread
- * before it closes the handle happen-before the owner's {@code shutdown()} of that cycle.
+ * <p><b>Memory consistency effects.</b> Actions in a thread before it closes the handle
+ * happen-before the shutdown of that cycle, through the engine's close.
  */
-class MultiOpenHandle implements Handle {
-    final MultiOpen owner;
+final class MultiOpenHandle implements Handle {
+    private final MultiOpenEngine engine;
     private final CallSites.@Nullable Site site;
-    private volatile int closed;
+    /** Set once; guarded by this. */
+    private boolean closed;
 
-    MultiOpenHandle(MultiOpen owner, CallSites.@Nullable Site site) {
-        this.owner = owner;
+    MultiOpenHandle(MultiOpenEngine engine, CallSites.@Nullable Site site) {
+        this.engine = engine;
         this.site = site;
     }
 
     @Override
-    public final void close() {
-        if (closed == 0 && CLOSED.compareAndSet(this, 0, 1)) {
-            owner.release(MultiOpen.CLOSE, site);
+    public void close() {
+        if (markClosed()) {
+            engine.close(site);
         }
     }
 
+    /** Sets the flag; returns true for the one caller that found it clear. */
+    private boolean markClosed() {
+        boolean first;
+        // Never blocks, runs no other code: fine for virtual threads (see the class Javadoc).
+        synchronized (this) {
+            first = !closed;
+            closed = true;
+        }
+        return first;
+    }
+
     @Override
-    public final boolean isClosed() {
-        return closed != 0;
+    public synchronized boolean isClosed() {
+        return closed;
     }
 
     @Override
     public String toString() {
-        return "Handle[" + owner.nameForMessages() + (closed != 0 ? "]{closed}" : "]{open}");
-    }
-
-    // VarHandle mechanics
-    private static final VarHandle CLOSED;
-
-    static {
-        try {
-            CLOSED = MethodHandles.lookup()
-                    .findVarHandle(MultiOpenHandle.class, "closed", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
+        return "Handle[" + engine.name() + (isClosed() ? "]{closed}" : "]{open}");
     }
 }

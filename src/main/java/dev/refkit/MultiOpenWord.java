@@ -1,14 +1,13 @@
 package dev.refkit;
 
 /**
- * The layout of a {@link MultiOpen}'s one state field, a {@code long}: bits 0-31 the open
- * count, bits 32-34 the phase, bits 35-63 the number of the latest startup attempt (it tells
- * openers waiting on a startup which attempt it was). Constants and tiny static helpers
- * only: the field lives in {@code MultiOpen}, written only through its VarHandle, by it and
- * by {@link MultiOpenCycle}.
+ * The layout of a counting engine's one state field, a {@code long}: bits 0-31 the open
+ * count, bits 32-34 the phase, bits 35-63 the number of the latest startup attempt. Constants
+ * and tiny static helpers only: the field lives in {@link MultiOpenEngine}, which alone
+ * writes it.
  *
- * <p><b>Transient counts.</b> {@code open()} adds 1 with one getAndAdd (like Netty's
- * {@code retain}) and looks at what it added to. If the phase was not OPEN, that 1 is
+ * <p><b>Transient counts.</b> An open adds 1 with one getAndAdd and looks at what it added
+ * to. If the phase was not OPEN, that 1 is
  * "transient": the opener takes it back with a CAS unless the phase has become OPEN
  * meanwhile, in which case it counts as a real open. So in the phases other than OPEN the
  * count field may hold transients on top of the real count (1 in STARTING, 0 otherwise),
@@ -17,13 +16,12 @@ package dev.refkit;
  * overflow guard, {@link #MAX_COUNT}), so the last close is a CAS from (OPEN, 1).
  *
  * <p><b>Thread safety.</b> Stateless: every method is a pure function of its arguments.
- * The constants are compile-time constants, which javac folds into {@code MultiOpen}'s
- * fast paths, and the methods are small enough for the JIT to inline.
+ * The constants are compile-time constants, which javac folds into the engine's fast paths, and the methods are small enough for the JIT to inline.
  */
 final class MultiOpenWord {
     private MultiOpenWord() {}
 
-    // The phases, numbered as the ordinals of MultiOpen.State.
+    // The phases, in the order of their names below (the public enum has the same order).
     static final int NEW = 0;
     static final int STARTING = 1;
     static final int OPEN = 2;
@@ -31,7 +29,9 @@ final class MultiOpenWord {
     static final int FINALIZING = 4;
     static final int CLOSED = 5;
 
-    private static final MultiOpen.State[] STATES = MultiOpen.State.values();
+    private static final String[] NAMES = {
+        "NEW", "STARTING", "OPEN", "SHUTTING_DOWN", "FINALIZING", "CLOSED"
+    };
 
     static final int PHASE_SHIFT = 32;
     static final long PHASE_MASK = 7L << PHASE_SHIFT;
@@ -46,9 +46,9 @@ final class MultiOpenWord {
         return (int) (s >>> PHASE_SHIFT) & 7;
     }
 
-    /** The phase in {@code s} as the public enum. */
-    static MultiOpen.State stateOf(long s) {
-        return STATES[phaseOf(s)];
+    /** The name of {@code phase}, one of the int constants above. */
+    static String phaseName(int phase) {
+        return NAMES[phase];
     }
 
     /** The real count in {@code s}: transients are left out. */

@@ -1,14 +1,22 @@
 package dev.refkit;
 
+import static dev.refkit.MultiOpenWord.CLOSED;
+import static dev.refkit.MultiOpenWord.FINALIZING;
+import static dev.refkit.MultiOpenWord.OPEN;
+import static dev.refkit.MultiOpenWord.SHUTTING_DOWN;
+import static dev.refkit.MultiOpenWord.phaseOf;
+
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One value shared by reference count: made by the first {@link #acquire()}, closed by the
- * last release, made anew by the next acquire after that.
+ * One value shared by reference count: made by the first {@link #acquire()}, closed when the
+ * last lease is closed, made anew by the next acquire after that; {@link #refresh()} replaces
+ * it while leases are out.
  *
  * <pre>{@code
  * Shared<HttpClient> http = Shared.of("http", HttpClient::newHttpClient);
@@ -17,23 +25,37 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p>It is a {@link MultiOpen} whose {@code startup()} calls the opener and whose
- * {@code shutdown()} calls the closer, and every rule of {@code MultiOpen} holds: the opener
- * and the closer run exactly once per cycle, never at the same time, under this object's
- * lifecycle lock; an acquire or release that does not move the count to or from 0 is one atomic
- * operation and takes no lock. An acquire that arrives while the opener (or the closer) runs
- * waits for it and is counted into the cycle of the value it then gets, so a batch of
- * overlapping acquires makes the value once, however soon the first of them releases.
+ * <p>The counting follows {@link MultiOpen}'s rules, with the opener as the startup and the
+ * closer as the shutdown: the opener and the closer of one value each run exactly once,
+ * never at the same time, under that value's lifecycle lock; an acquire or a lease's close
+ * that does not move the count to or from 0 is one atomic operation and takes no lock. An
+ * acquire that arrives while the opener (or the closer) runs waits for it and is counted
+ * into the cycle of the value it then gets, so a batch of overlapping acquires makes the
+ * value once, however soon the first of them closes its lease.
+ *
+ * <p><b>Refresh.</b> {@link #refresh()} (and {@link Lease#invalidate()} on a lease whose
+ * value is still the current one) makes a fresh value for every later acquire, while the
+ * leases already out keep the value they hold; each value is closed by the closer exactly
+ * once, when its last lease is closed, never while a lease holds it. The current value
+ * counts as held while older values still have leases: when the last lease of all is
+ * closed, the current value is closed too, and the next acquire makes a fresh one.
  *
  * <p><b>Thread safety.</b> Safe for use by any number of threads; a {@link Lease} may be
- * handed to another thread that closes it. {@link #state()}, {@link #openCount()} and
- * {@link #toString()} never block.
+ * handed to another thread that closes it. {@link #name()}, {@link #state()},
+ * {@link #openCount()} and {@link #toString()} never block.
  *
  * <p><b>Memory consistency effects.</b> The opener happens-before every {@code acquire()}
- * of its cycle returns; actions before a lease is closed happen-before the closer runs.
+ * that gets its value returns; actions before a lease is closed happen-before the closer of
+ * its value runs.
+ *
+ * <p><b>Interrupts.</b> {@link #acquireInterruptibly()} and {@link #join()} follow the
+ * interrupt rule of the package documentation: the flag is checked on entry, and an
+ * interrupted wait throws with the flag cleared and nothing changed; {@link #acquire()} waits
+ * through interrupts and keeps the flag set.
  *
  * <p><b>Opener and closer calling back.</b> {@code acquire()} from inside the opener or the
- * closer throws {@link IllegalStateException} instead of deadlocking.
+ * closer of the value it would get throws {@link IllegalStateException} instead of
+ * deadlocking, and so does {@code refresh()} from inside the opener.
  *
  * <p><b>Call-site tracing.</b> With {@code -Ddev.refkit.traceCallSites=true}, each lease
  * records where it was acquired and {@link #toString()} lists the live ones, as for
@@ -48,11 +70,25 @@ public final class Shared<T> {
         void close(T value) throws Exception;
     }
 
-    private final Engine<T> engine;
+    private static final MultiOpenEngine.Words WORDS = new MultiOpenEngine.Words(
+            "acquire()", "acquireInterruptibly()", "close()", "the opener", "the closer");
+
+    private final String name;
+    private final Callable<? extends T> opener;
+    private final Closer<? super T> closer;
+    private final @Nullable CallSites sites;
+    /** Held by refresh() while it makes the fresh value: one refresh at a time. */
+    private final ReentrantLock refreshLock = new ReentrantLock();
+    /** The generation later acquires go to; written only under refreshLock. */
+    private volatile Gen<T> current;
 
     private Shared(String name, Callable<? extends T> opener, Closer<? super T> closer,
             boolean traceCallSites) {
-        this.engine = new Engine<>(name, opener, closer, traceCallSites);
+        this.name = name;
+        this.opener = opener;
+        this.closer = closer;
+        this.sites = traceCallSites ? new CallSites() : null;
+        this.current = new Gen<>(this, null);
     }
 
     /**
@@ -94,9 +130,10 @@ public final class Shared<T> {
     /**
      * Acquires the value: the first acquire of a cycle calls the opener in this thread;
      * the others wait for it like {@link MultiOpen#open()}, without giving up on interrupt
-     * and keeping the interrupt flag set.
+     * and keeping the interrupt flag set (an uninterruptible wait by the interrupt rule of
+     * the package documentation).
      *
-     * @return a lease; {@link Lease#close()} releases it exactly once
+     * @return a lease on the current value; {@link Lease#close()} gives it back exactly once
      * @throws RuntimeException if the opener threw, in this thread or in the one this call
      *     waited for (an unchecked exception as itself, a checked one wrapped in a
      *     {@link LifecycleException} {@code "NAME: the opener failed"}); the acquire is not
@@ -105,67 +142,195 @@ public final class Shared<T> {
      * @throws IllegalStateException if called from inside the opener or the closer
      */
     public Lease<T> acquire() {
-        engine.acquire();
-        return new SharedLease<>(engine, engine.value(), engine.recordOpen());
+        Gen<T> g = current;
+        CallSites.Site site;
+        try {
+            site = g.engine.open();
+        } catch (Retired r) {
+            try {
+                return acquireAgain(false);
+            } catch (InterruptedException e) {
+                throw new AssertionError("an uninterruptible acquire threw", e);
+            }
+        }
+        return new SharedLease<>(g, g.value(), site);
     }
 
     /**
      * Acquires the value like {@link #acquire()}, but gives up if the thread is interrupted
      * before or while it waits, and then the acquire is not counted.
      *
-     * @return a lease; {@link Lease#close()} releases it exactly once
+     * <p><b>Interrupts.</b> By the interrupt rule of the package documentation: the flag is
+     * checked on entry, even when no wait would be needed.
+     *
+     * @return a lease on the current value; {@link Lease#close()} gives it back exactly once
      * @throws InterruptedException {@code "NAME: interrupted in acquireInterruptibly()"} if
      *     the thread is interrupted on entry or while waiting (the flag is cleared)
      * @throws RuntimeException if the opener threw (see {@link #acquire()})
      * @throws IllegalStateException if called from inside the opener or the closer
      */
     public Lease<T> acquireInterruptibly() throws InterruptedException {
-        engine.acquireInterruptibly();
-        return new SharedLease<>(engine, engine.value(), engine.recordOpen());
+        Gen<T> g = current;
+        CallSites.Site site;
+        try {
+            site = g.engine.openInterruptibly();
+        } catch (Retired r) {
+            return acquireAgain(true);
+        }
+        return new SharedLease<>(g, g.value(), site);
     }
 
     /**
-     * Returns the phase of the value's lifecycle. Never blocks.
+     * The generation an acquire went to was replaced by a refresh and closed before the
+     * acquire could count: the current one is newer, so go there.
+     */
+    private Lease<T> acquireAgain(boolean interruptibly) throws InterruptedException {
+        for (;;) {
+            Gen<T> g = current;
+            try {
+                CallSites.Site site =
+                        interruptibly ? g.engine.openInterruptibly() : g.engine.open();
+                return new SharedLease<>(g, g.value(), site);
+            } catch (Retired r) {
+                // replaced again meanwhile: look at current once more
+            }
+        }
+    }
+
+    /**
+     * Makes a fresh value for every later {@link #acquire()}, if any lease is out: calls the
+     * opener in this thread and makes its value the current one. Leases already out keep
+     * the value they hold; that value is closed by the closer when its last lease is
+     * closed. If no lease is out, does nothing: the next acquire makes a fresh value anyway.
+     * If the opener throws, this throws and the current value stays.
+     *
+     * <p><b>Thread safety.</b> Refreshes run one at a time (a lock of their own, held while
+     * the opener runs); acquires and lease closes never wait for a refresh. An acquire that
+     * overlaps a refresh gets the old value or the fresh one.
+     *
+     * <p><b>Memory consistency effects.</b> The opener's making of the fresh value
+     * happens-before every acquire that gets it returns; refresh() returning happens-before
+     * an acquire that starts afterwards, which gets the fresh value or a newer one.
+     *
+     * @throws RuntimeException if the opener threw (an unchecked exception as itself, a
+     *     checked one wrapped in a {@link LifecycleException} {@code "NAME: the opener
+     *     failed"}); the current value stays
+     * @throws NullPointerException if the opener returned null; the current value stays
+     * @throws IllegalStateException {@code "NAME: refresh() called from inside the opener"}
+     *     (or the closer) if called from inside the opener or the closer of the current value
+     */
+    public void refresh() {
+        refreshIf(null);
+    }
+
+    /** Refreshes, unless {@code only} is given and is no longer the current generation. */
+    private void refreshIf(@Nullable Gen<T> only) {
+        if (refreshLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException(name + ": refresh() called from inside the opener");
+        }
+        Gen<T> old;
+        Throwable failure = null;
+        refreshLock.lock();
+        try {
+            old = current;
+            if (only != null && old != only) {
+                return; // refreshed meanwhile: its value is no longer the current one
+            }
+            old.checkNotInHook();
+            if (!old.engine.openIfOpen()) {
+                return; // no lease out
+            }
+            try {
+                Gen<T> fresh = new Gen<>(this, old);
+                // The fresh generation's first open is held by the old one, which closes it
+                // when its own last lease is closed.
+                CallSites.Site held = fresh.engine.open();
+                old.retire(fresh, held);
+                current = fresh;
+            } catch (RuntimeException | Error t) {
+                failure = t;
+            }
+        } finally {
+            refreshLock.unlock();
+        }
+        try {
+            old.engine.close(null); // the open taken above: it may be old's last
+        } catch (RuntimeException | Error t) {
+            failure = Checks.firstFailure(failure, t);
+        }
+        if (failure instanceof Error) {
+            throw (Error) failure;
+        }
+        if (failure != null) {
+            throw (RuntimeException) failure;
+        }
+    }
+
+    /**
+     * Returns the name used in messages and {@code toString()}. Never blocks.
+     *
+     * @return the name
+     */
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Returns the phase of the current value's lifecycle. Never blocks.
      *
      * @return the state
      */
     public MultiOpen.State state() {
-        return engine.state();
+        return MultiOpen.State.ofPhase(phaseOf(current.engine.snapshot()));
     }
 
     /**
-     * Returns whether a value is live: made, with at least one lease. Never blocks.
+     * Returns whether a value is live: made, with at least one lease out (on it or, after a
+     * refresh, on an older value). Never blocks.
      *
      * @return true if {@link #state()} is {@code OPEN}
      */
     public boolean isOpen() {
-        return engine.isOpen();
+        return phaseOf(current.engine.snapshot()) == OPEN;
     }
 
     /**
-     * Returns the number of leases not yet closed. Never blocks.
+     * Returns the number of leases not yet closed, on the current value and on older ones.
+     * Never blocks; a snapshot.
      *
      * @return the count
      */
     public int openCount() {
-        return engine.openCount();
+        int n = 0;
+        for (Gen<T> g = current; g != null; ) {
+            Gen<T> p = g.predecessor;
+            int c = g.engine.countIn(g.engine.snapshot()) - (p != null ? 1 : 0);
+            n += Math.max(c, 0);
+            g = p;
+        }
+        return n;
     }
 
     /**
      * Returns whether a value has been made at least once and none is live now: the last
-     * lease was released (the closer may still be running). False before the first
+     * lease was closed (the closer may still be running). False before the first
      * successful acquire. Never blocks.
      *
      * @return true if {@link #state()} is {@code SHUTTING_DOWN}, {@code FINALIZING} or
      *     {@code CLOSED}
      */
     public boolean isClosed() {
-        return engine.isClosed();
+        int phase = phaseOf(current.engine.snapshot());
+        return phase == SHUTTING_DOWN || phase == FINALIZING || phase == CLOSED;
     }
 
     /**
-     * Waits until the current value has been closed by its last release (the closer has
-     * returned); returns at once if there is none. See {@link MultiOpen#join()}.
+     * Waits until no value is live: the last lease has been closed and the closer has
+     * returned for every value made; returns at once if none is live. Waits for the end and
+     * never brings it about. See {@link MultiOpen#join()}.
+     *
+     * <p><b>Interrupts.</b> By the interrupt rule of the package documentation: throws if
+     * the thread is interrupted on entry or while it waits, with the flag cleared.
      *
      * <p><b>Memory consistency effects.</b> The closer happens-before this returns.
      *
@@ -174,13 +339,20 @@ public final class Shared<T> {
      * @throws IllegalStateException if called from inside the opener or the closer
      */
     public void join() throws InterruptedException {
-        engine.join();
+        for (;;) {
+            Gen<T> g = current;
+            g.engine.join();
+            if (current == g) {
+                return;
+            }
+        }
     }
 
     /**
-     * Waits like {@link #join()}, at most for {@code timeout}.
+     * Waits like {@link #join()}, at most for {@code timeout}; the time left is recomputed
+     * on every wake-up.
      *
-     * @param timeout how long to wait at most
+     * @param timeout how long to wait at most; zero just looks
      * @return true if no value is live (any more), false if the time ran out
      * @throws InterruptedException {@code "NAME: interrupted in join()"} if the thread is
      *     interrupted on entry or while waiting (the flag is cleared)
@@ -189,41 +361,121 @@ public final class Shared<T> {
      * @throws IllegalStateException if called from inside the opener or the closer
      */
     public boolean join(Duration timeout) throws InterruptedException {
-        return engine.join(timeout);
+        long nanos = Checks.waitNanos(timeout, "timeout");
+        long deadline = System.nanoTime() + nanos;
+        for (;;) {
+            Gen<T> g = current;
+            if (!g.engine.join(nanos)) {
+                return false;
+            }
+            if (current == g) {
+                return true;
+            }
+            nanos = Math.max(0L, deadline - System.nanoTime());
+        }
     }
 
-    /** Returns {@code Shared[NAME]{STATE, count=N}}. Never blocks. */
+    /**
+     * Returns {@code Shared[NAME]{STATE, count=N}}, with the traced call sites appended when
+     * tracing is on. Never blocks.
+     */
     @Override
     public String toString() {
-        return engine.toString();
+        Gen<T> g = current;
+        StringBuilder sb = new StringBuilder(64).append("Shared[").append(name).append("]{")
+                .append(MultiOpen.State.ofPhase(phaseOf(g.engine.snapshot())))
+                .append(", count=").append(openCount());
+        g.engine.appendSites(sb);
+        return sb.append('}').toString();
     }
 
-    /** The counting engine: a MultiOpen whose hooks are the opener and the closer. */
-    private static final class Engine<T> extends MultiOpen {
-        private final Callable<? extends T> opener;
-        private final Closer<? super T> closer;
+    /** What a replaced generation's startup throws: the acquire goes to the current one. */
+    private static final class Retired extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        static final Retired INSTANCE = new Retired();
+
+        private Retired() {
+            super("replaced by a refresh", null, false, false);
+        }
+    }
+
+    /**
+     * One value's counting: an engine whose startup calls the opener and whose shutdown
+     * calls the closer. The current generation lives through many cycles, one value each;
+     * one replaced by a refresh lives only until its last lease is closed, and its shutdown
+     * then closes the open it holds on its successor.
+     */
+    private static final class Gen<T> implements MultiOpenEngine.Hooks {
+        private final Shared<T> owner;
+        final MultiOpenEngine engine;
+        /** The generation this one replaced, while it still holds this one's first open. */
+        volatile @Nullable Gen<T> predecessor;
+        /** The generation that replaced this one; set once, under refreshLock. */
+        private volatile @Nullable Gen<T> successor;
+        /** The call site of the open this one holds on its successor, if traced. */
+        private CallSites.@Nullable Site successorSite;
         // Written by the opener's thread under the lifecycle lock before the state says
         // OPEN, read by acquirers after their acquire: ordered by the state's volatile.
         private @Nullable T value;
 
-        Engine(String name, Callable<? extends T> opener, Closer<? super T> closer,
-                boolean traceCallSites) {
-            super(name, traceCallSites, true);
-            this.opener = opener;
-            this.closer = closer;
+        Gen(Shared<T> owner, @Nullable Gen<T> predecessor) {
+            this.owner = owner;
+            this.predecessor = predecessor;
+            this.engine = new MultiOpenEngine(owner.name, WORDS, this, owner.sites);
+        }
+
+        /** Marks this generation replaced by {@code next}, holding {@code next}'s open. */
+        void retire(Gen<T> next, CallSites.@Nullable Site held) {
+            successorSite = held;
+            successor = next;
+        }
+
+        void checkNotInHook() {
+            if (engine.inHook()) {
+                throw new IllegalStateException(owner.name
+                        + ": refresh() called from inside the opener or the closer");
+            }
         }
 
         @Override
-        protected void startup() throws Exception {
-            value = Objects.requireNonNull(opener.call(),
-                    () -> nameForMessages() + ": the opener returned null");
+        public void startup() throws Exception {
+            if (successor != null) {
+                throw Retired.INSTANCE;
+            }
+            value = Objects.requireNonNull(owner.opener.call(),
+                    () -> owner.name + ": the opener returned null");
         }
 
         @Override
-        protected void shutdown() throws Exception {
+        public void shutdown() throws Exception {
             T v = Objects.requireNonNull(value);
             value = null;
-            closer.close(v);
+            Throwable failure = null;
+            try {
+                owner.closer.close(v);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            Gen<T> next = successor;
+            if (next != null) {
+                next.predecessor = null;
+                try {
+                    next.engine.close(successorSite);
+                } catch (Throwable t) {
+                    failure = Checks.firstFailure(failure, t);
+                }
+            }
+            if (failure instanceof Error) {
+                throw (Error) failure;
+            }
+            if (failure != null) {
+                throw (Exception) failure;
+            }
+        }
+
+        @Override
+        public boolean finalizeLater() {
+            return false;
         }
 
         T value() {
@@ -232,35 +484,74 @@ public final class Shared<T> {
     }
 
     /**
-     * One acquire's lease: releases it exactly once, even if several threads race (the
-     * close-once flag is {@link MultiOpenHandle}'s).
+     * One acquire's lease: gives its value back exactly once, even if several threads race.
+     * The close-once flag is a plain field flipped inside {@code synchronized (this)}, as in
+     * the handle of {@code MultiOpen.open()}: the JIT removes the monitor and the lease of
+     * {@code try (Lease<T> l = s.acquire()) {...}}, so the lease allocates nothing (a CAS or
+     * a volatile flag would keep it on the heap). The critical section never blocks and runs
+     * no other code, so it is fine for virtual threads. {@link #get()} reads the flag without
+     * the monitor: it sees its own thread's close and every close that happens-before it,
+     * which is all that a correct program can ask of it.
      */
-    private static final class SharedLease<T> extends MultiOpenHandle implements Lease<T> {
+    private static final class SharedLease<T> implements Lease<T> {
+        private final Gen<T> gen;
         private final T value;
+        private final CallSites.@Nullable Site site;
+        /** Set once; written under this, read by get() without it (see above). */
+        private boolean closed;
 
-        SharedLease(Engine<T> engine, T value, CallSites.@Nullable Site site) {
-            super(engine, site);
+        SharedLease(Gen<T> gen, T value, CallSites.@Nullable Site site) {
+            this.gen = gen;
             this.value = value;
+            this.site = site;
         }
 
         @Override
         public T get() {
-            if (isClosed()) {
-                throw new IllegalStateException(
-                        owner.nameForMessages() + ": lease already closed");
+            if (closed) {
+                throw new IllegalStateException(gen.owner.name + ": lease already closed");
             }
             return value;
         }
 
-        /** For a Shared the same as {@link #close()}: see {@link Lease#invalidate()}. */
+        @Override
+        public void close() {
+            if (markClosed()) {
+                gen.engine.close(site);
+            }
+        }
+
+        /** Refreshes if this lease's value is still the current one, then closes. */
         @Override
         public void invalidate() {
-            close();
+            if (markClosed()) {
+                try {
+                    gen.owner.refreshIf(gen);
+                } finally {
+                    gen.engine.close(site);
+                }
+            }
+        }
+
+        /** Sets the flag; returns true for the one caller that found it clear. */
+        private boolean markClosed() {
+            boolean first;
+            // Never blocks, runs no other code: fine for virtual threads.
+            synchronized (this) {
+                first = !closed;
+                closed = true;
+            }
+            return first;
+        }
+
+        @Override
+        public synchronized boolean isClosed() {
+            return closed;
         }
 
         @Override
         public String toString() {
-            return "Lease[" + owner.nameForMessages() + (isClosed() ? "]{closed}" : "]{open}");
+            return "Lease[" + gen.owner.name + (isClosed() ? "]{closed}" : "]{open}");
         }
     }
 }

@@ -23,7 +23,9 @@ final class MultiOpenWordTest {
         int[] phases = {NEW, STARTING, OPEN, SHUTTING_DOWN, FINALIZING, CLOSED};
         assertEquals(states.length, phases.length);
         for (int i = 0; i < phases.length; i++) {
-            assertEquals(states[i], MultiOpenWord.stateOf(MultiOpenWord.pack(0, phases[i], 0)));
+            long s = MultiOpenWord.pack(0, phases[i], 0);
+            assertEquals(states[i].name(), MultiOpenWord.phaseName(MultiOpenWord.phaseOf(s)));
+            assertEquals(states[i], MultiOpen.State.ofPhase(phases[i]));
             assertEquals(i, phases[i]);
         }
     }
