@@ -1,9 +1,10 @@
 package dev.refkit;
 
 import com.google.common.base.Ticker;
-import dev.refkit.RunStateListeners.Event;
-import dev.refkit.RunStateTree.ChildRef;
-import dev.refkit.RunStateWaiters.Waiter;
+import dev.refkit.internal.Failures;
+import dev.refkit.internal.Interrupts;
+import dev.refkit.internal.ListenerList;
+import dev.refkit.internal.WaitList;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,6 +19,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The run state of a task or daemon loop: started, cancelled, paused and stopped, with run
@@ -25,7 +28,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A loop polls {@link #isCancelled()} (a single volatile read) and sleeps with
  * {@link #sleep(Duration)}, which {@link #cancel()} wakes at once; the rest of the program
- * cancels it and waits with {@link #awaitStopped(Duration)}.
+ * cancels it and waits for the stop with {@link #join(Duration)}.
  *
  * <p><b>Lifecycle.</b> {@link State#IDLE} --start--&gt; {@link State#RUNNING}
  * --cancel--&gt; {@link State#STOPPING} --stop--&gt; {@link State#STOPPED} --start--&gt;
@@ -51,15 +54,17 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Thread safety.</b> Every method may be called from any thread. The queries
  * ({@link #state()}, {@link #isCancelled()}, the other {@code is...()} methods, the timing
  * methods and {@link #toString()}) never block and take no lock. Transitions change the
- * state under a private lock held only for a few field writes; listeners run after it is
- * released, on the thread that made the transition. Listeners of two transitions made by
- * two threads at once may run at the same time.
+ * state under a private lock held only for a few field writes, and queue their listener
+ * calls under it; the calls run after it is released, on the thread that made the
+ * transition. Calls to one listener never overlap and come in the order of the
+ * transitions: when two threads make transitions at once and the first is still running a
+ * listener, that thread also runs the second transition's call of it, after its own.
  *
  * <p><b>Memory consistency effects.</b> Actions in a thread before it calls
  * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
  * {@code sleep} return false or {@code awaitCancellation} return true because of it.
- * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
- * it. A transition happens-before the listeners it runs. Transitions are ordered by the
+ * Actions before {@link #stop()} happen-before {@code join} returns because of it. A
+ * transition happens-before the listener calls it queues. Transitions are ordered by the
  * lock: a {@code cancel()} made while no run is going happens-before the next
  * {@code start()}, which begins cancelled, so actions before that cancel happen-before the
  * run's body begins.
@@ -67,8 +72,13 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
  * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
  * included) does not stop the others: the remaining listeners run, the transition finishes
- * (state changed, waiters woken), then the thread that made the transition gets the first
- * Error, with any later ones {@linkplain Throwable#addSuppressed suppressed} on it.
+ * (state changed, waiters woken), then the thread that ran the calls (the one that made the
+ * transition, see <b>Thread safety</b>) gets the first Error, with any later ones
+ * {@linkplain Throwable#addSuppressed suppressed} on it.
+ *
+ * <p><b>Interrupts and timeouts.</b> {@code sleep}, {@code awaitCancellation},
+ * {@code join} and the pause waits follow the rule of the
+ * <a href="package-summary.html#interrupts">package documentation</a>.
  *
  * <p><b>Example.</b>
  * <pre>{@code
@@ -84,12 +94,12 @@ import org.jspecify.annotations.Nullable;
  */
 public final class RunState {
     /*
-     * Implementation overview. This class keeps the state word (state) and every fast path
-     * that reads it (isCancelled, throwIfCancelled, the queries), the transitions, which
-     * change it under the lock, and reached(until, arg), which says when a wait is over. The
-     * waiter list and the park loop live in RunStateWaiters; the children and the shutdown
-     * hook, the ways a cancel arrives from outside, in RunStateTree; the listeners in
-     * RunStateListeners; the run times in RunTimes.
+     * Implementation overview. This class owns the state word (state) and every fast path
+     * that reads it (isCancelled, throwIfCancelled, the queries), and the transitions, which
+     * write it under the lock and then wake the waits they may end. Each wait is a
+     * condition over volatile fields, parked in a WaitList; listener calls go through a
+     * ListenerList; the children and the shutdown hook live in a RunStateTree; the run times
+     * in RunTimes. None of those knows this class.
      */
 
     /** The states of a {@link RunState}; see the class documentation for the transitions. */
@@ -119,16 +129,7 @@ public final class RunState {
         void run() throws Exception;
     }
 
-    /**
-     * A listener registration or shutdown hook; closing it removes what it registered.
-     * Unlike {@link AutoCloseable#close()}, its {@code close()} throws nothing.
-     */
-    public interface Registration extends AutoCloseable {
-        /** Removes the registration; later calls do nothing. Never blocks for long. */
-        @Override
-        void close();
-    }
-
+    private static final Logger log = LoggerFactory.getLogger(RunState.class);
     private static final AtomicInteger NAMES = new AtomicInteger();
     private static final State[] STATES = State.values();
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
@@ -153,18 +154,21 @@ public final class RunState {
     private final @Nullable BooleanSupplier cancelPoll;
     /** The RunState this one is a child of; a start while it is cancelled begins cancelled. */
     private final @Nullable RunState parent;
-    /** Guards transitions, the waiter list and child registration; never held while parked. */
+    /** Guards transitions and child registration; never held while parked or in user code. */
     private final ReentrantLock lock = new ReentrantLock();
-    /** Threads parked in a wait; a transition that may end a wait takes them all. */
-    private final RunStateWaiters waiters = new RunStateWaiters(this, lock);
+    /** Threads parked in a wait; a transition that may end a wait wakes them all. */
+    private final WaitList waiters = new WaitList();
+    /** The listeners of each transition, made on the first add. Written under lock. */
+    private @Nullable ListenerList<Listener> startListeners;
+    private @Nullable ListenerList<Listener> cancelListeners;
+    private @Nullable ListenerList<Listener> stopListeners;
 
     /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
     private volatile int state;
     /** Timing of the current or last run; written under lock before the state. */
     private volatile RunTimes times = RunTimes.INITIAL;
-    private final RunStateListeners listeners = new RunStateListeners();
-    /** Copy-on-write, weakly held; written under lock. */
-    private volatile ChildRef[] children = RunStateTree.NO_CHILDREN;
+    /** Weakly held, replaced whole under lock. */
+    private volatile RunStateTree<RunState> children = RunStateTree.empty();
     /** Counts starts, so run() stops only the run it started. Written under lock. */
     private volatile long runs;
     /** The last run whose stop listeners have all returned. Written under lock. */
@@ -233,8 +237,8 @@ public final class RunState {
      * before rethrowing it.
      */
     private long startRun(boolean forBody) {
-        RunStateListeners.Entry[] toCall;
         long run;
+        ListenerList<Listener> calls;
         lock.lock();
         try {
             int s = state;
@@ -252,11 +256,12 @@ public final class RunState {
             boolean beginCancelled = (s & NO_RUN_CANCEL) != 0 || parentCancelled;
             int begin = beginCancelled ? STOPPING | CANCELLED : RUNNING;
             state = begin | (s & POLL);
-            toCall = listeners.snapshot();
+            calls = queueCalls(Event.START);
         } finally {
             lock.unlock();
         }
-        Error error = RunStateListeners.fire(toCall, Event.START, this, null);
+        // A start ends no wait: a start that begins cancelled found the flag already set.
+        Error error = dispatch(calls);
         if (error != null) {
             if (forBody) {
                 cancelAndStop(run, error);
@@ -282,8 +287,7 @@ public final class RunState {
      *     cancel listener has run
      */
     public void cancel() {
-        RunStateListeners.Entry[] toCall;
-        Waiter[] toWake;
+        ListenerList<Listener> calls;
         lock.lock();
         try {
             int s = state;
@@ -298,14 +302,13 @@ public final class RunState {
             } else {
                 state = STOPPING | CANCELLED | (s & POLL);
             }
-            toWake = waiters.take();
-            toCall = listeners.snapshot();
+            calls = queueCalls(Event.CANCEL);
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
-        Error error = RunStateTree.cancelAll(children);
-        error = RunStateListeners.fire(toCall, Event.CANCEL, this, error);
+        waiters.wakeAll();
+        Error error = children.forEachLive(RunState::cancel);
+        error = firstError(error, dispatch(calls));
         if (error != null) {
             throw error;
         }
@@ -342,33 +345,33 @@ public final class RunState {
      *     {@code STOPPED}
      */
     public void resume() {
-        Waiter[] toWake = RunStateWaiters.NONE;
         lock.lock();
         try {
             int s = state;
             int st = s & STATE_MASK;
-            if (st == PAUSED) {
-                state = RUNNING | (s & ~STATE_MASK);
-                toWake = waiters.take();
-            } else if (st != RUNNING) {
+            if (st == RUNNING) {
+                return;
+            }
+            if (st != PAUSED) {
                 throw illegal("resume()", s);
             }
+            state = RUNNING | (s & ~STATE_MASK);
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
+        waiters.wakeAll();
     }
 
     /**
      * Stops: from {@code RUNNING}, {@code PAUSED} or {@code STOPPING} to {@code STOPPED}.
-     * Records the stop time, adds the run to the total time, runs the stop listeners in
-     * this thread, then wakes {@code awaitStopped} (and a shutdown hook waiting for the
-     * stop). The cancelled flag is kept.
+     * Records the stop time, adds the run to the total time, releases the pause waits, runs
+     * the stop listeners in this thread, then wakes {@code join} (and a shutdown hook
+     * waiting for the stop). The cancelled flag is kept.
      *
      * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
      *     {@code "indexer: stop() while IDLE"}
      * @throws Error the first Error a stop listener threw, once the state is
-     *     {@code STOPPED}, every stop listener has run and {@code awaitStopped} is woken
+     *     {@code STOPPED}, every stop listener has run and {@code join} is woken
      */
     public void stop() {
         if (!stopRun(0L)) {
@@ -378,9 +381,8 @@ public final class RunState {
 
     /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
     private boolean stopRun(long run) {
-        RunStateListeners.Entry[] toCall;
-        Waiter[] toWake;
         long stopped;
+        ListenerList<Listener> calls;
         lock.lock();
         try {
             int s = state;
@@ -391,21 +393,19 @@ public final class RunState {
             times = times.stopped(ticker.read(), clock.instant());
             state = STOPPED | (s & ~STATE_MASK);
             stopped = runs;
-            toWake = waiters.take(); // releases pauses now; awaitStopped once the listeners ran
-            toCall = listeners.snapshot();
+            calls = queueCalls(Event.STOP);
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
-        Error error = RunStateListeners.fire(toCall, Event.STOP, this, null);
+        waiters.wakeAll(); // the pause waits end now, join once the stop listeners have run
+        Error error = dispatch(calls);
         lock.lock();
         try {
             stopsDone = Math.max(stopsDone, stopped);
-            toWake = waiters.take();
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
+        waiters.wakeAll();
         if (error != null) {
             throw error;
         }
@@ -556,8 +556,9 @@ public final class RunState {
 
     /**
      * Throws if cancelled; while paused (and not cancelled), first blocks until resumed,
-     * cancelled or stopped. The pause wait is not interruptible: an interrupt received
-     * during it is kept and the thread's interrupt flag is set again before returning.
+     * cancelled or stopped. The pause wait is not interruptible: it keeps waiting through
+     * an interrupt and returns with the interrupt flag set (see "Interrupts and timeouts" in
+     * the <a href="package-summary.html#interrupts">package documentation</a>).
      *
      * @throws CancellationException if cancelled, with the message {@code "indexer: cancelled"}
      */
@@ -571,139 +572,135 @@ public final class RunState {
     /**
      * Sleeps up to {@code duration}, waking at once when cancelled (no polling steps). If
      * paused when the time is up, keeps sleeping until resumed, cancelled or stopped.
+     * Interrupts: see "Interrupts and timeouts" in the
+     * <a href="package-summary.html#interrupts">package documentation</a>; an interrupted
+     * sleep throws even if already cancelled, and changes no state.
      *
      * @param duration how long to sleep; huge values mean practically forever
      * @return false at once if cancelled before or during the sleep; true if it slept the
      *     whole time
-     * @throws InterruptedException if the thread is interrupted on entry (even if already
-     *     cancelled) or while sleeping, with the message
-     *     {@code "indexer: interrupted in sleep()"}; the state is unchanged and the
-     *     interrupt flag is clear
+     * @throws InterruptedException if the thread is interrupted on entry or while sleeping,
+     *     with the message {@code "indexer: interrupted in sleep()"} and the interrupt flag
+     *     clear
      * @throws NullPointerException if {@code duration} is null
      * @throws IllegalArgumentException if {@code duration} is negative
      */
     public boolean sleep(Duration duration) throws InterruptedException {
         long nanos = Checks.waitNanos(duration, "duration");
-        waiters.throwIfInterrupted("sleep()");
+        Interrupts.throwIfInterrupted(name, "sleep()");
         if (isCancelled()) {
             return false;
         }
-        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "sleep()")) {
+        if (nanos > 0L && waiters.awaitNanos(this::cancelFlagSet, nanos, this, name, "sleep()")) {
             return false;
         }
-        awaitUntil(UNTIL_NOT_PAUSED, 0L, false, 0L, "sleep()");
-        return (state & CANCELLED) == 0;
+        waiters.await(this::notPaused, this, name, "sleep()");
+        return !cancelFlagSet();
     }
 
     /**
-     * Waits until cancelled or until the timeout elapses.
+     * Waits until cancelled or until the timeout elapses. Interrupts and timeouts: see the
+     * <a href="package-summary.html#interrupts">package documentation</a>; an interrupted
+     * wait throws even if already cancelled, and changes no state.
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted on entry (even if already
-     *     cancelled) or while waiting, with the message
-     *     {@code "indexer: interrupted in awaitCancellation()"}; the state is unchanged and
-     *     the interrupt flag is clear
+     * @throws InterruptedException if the thread is interrupted on entry or while waiting,
+     *     with the message {@code "indexer: interrupted in awaitCancellation()"} and the
+     *     interrupt flag clear
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
     public boolean awaitCancellation(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        waiters.throwIfInterrupted("awaitCancellation()");
+        Interrupts.throwIfInterrupted(name, "awaitCancellation()");
         return isCancelled()
-                || awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "awaitCancellation()");
+                || waiters.awaitNanos(this::cancelFlagSet, nanos, this, name, "awaitCancellation()");
     }
 
     /**
      * Waits until the run going now (or, if none is going, the next run) has stopped and its
-     * stop listeners have returned, or until the timeout elapses. A stop followed at once by
-     * the next {@code start()} still ends the wait: the wait is for that run's stop, not for
-     * a moment in which the state reads {@code STOPPED}. (A stop listener must therefore not
-     * wait here for its own RunState.)
+     * stop listeners have returned. Never stops anything itself: another thread's
+     * {@link #stop()} (or the end of {@code run}/{@code call}) ends the wait. Returns at once
+     * if the state is {@code STOPPED} and no stop listener is still running; waits in
+     * {@code IDLE} for the first run's stop. A stop followed at once by the next
+     * {@code start()} still ends the wait: the wait is for that run's stop, not for a moment
+     * in which the state reads {@code STOPPED}. A stop listener must therefore not join its
+     * own RunState. Interrupts: see "Interrupts and timeouts" in the
+     * <a href="package-summary.html#interrupts">package documentation</a>.
      *
-     * <p><b>Blocking and interrupts.</b> Throws {@link InterruptedException} if the thread is
-     * interrupted on entry, even if already stopped, or while it waits.
+     * @throws InterruptedException if the thread is interrupted on entry (even if already
+     *     stopped) or while waiting, with the message {@code "indexer: interrupted in join()"}
+     *     and the interrupt flag clear; the state is unchanged
+     */
+    public void join() throws InterruptedException {
+        Interrupts.throwIfInterrupted(name, "join()");
+        long target = runToJoin();
+        if (target != 0L) {
+            waiters.await(() -> stopsDone >= target, this, name, "join()");
+        }
+    }
+
+    /**
+     * Like {@link #join()}, for at most {@code timeout}.
      *
      * @param timeout how long to wait at most; huge values mean practically forever
      * @return true if stopped (at once if already stopped), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted before or while waiting,
-     *     with the message {@code "indexer: interrupted in awaitStopped()"}; the state is
-     *     unchanged and the interrupt flag is clear
+     * @throws InterruptedException if the thread is interrupted on entry (even if already
+     *     stopped) or while waiting, with the message {@code "indexer: interrupted in join()"}
+     *     and the interrupt flag clear; the state is unchanged
      * @throws NullPointerException if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is negative
      */
-    public boolean awaitStopped(Duration timeout) throws InterruptedException {
+    public boolean join(Duration timeout) throws InterruptedException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        waiters.throwIfInterrupted("awaitStopped()");
-        long target;
+        Interrupts.throwIfInterrupted(name, "join()");
+        long target = runToJoin();
+        return target == 0L
+                || waiters.awaitNanos(() -> stopsDone >= target, nanos, this, name, "join()");
+    }
+
+    /**
+     * The run whose finished stop ends a join: the one going now (or whose stop listeners
+     * still run), or the next one if none has started since the last stop finished; 0 if
+     * the state is {@code STOPPED} and that stop is finished (run numbers start at 1).
+     */
+    private long runToJoin() {
         lock.lock();
         try {
-            // The run to wait for: the one going now (or whose stop listeners still run), or
-            // the next one if none has started since the last stop finished.
             int st = state & STATE_MASK;
             boolean noRunGoing = (st == IDLE || st == STOPPED) && stopsDone == runs;
             if (noRunGoing && st == STOPPED) {
-                return true;
+                return 0L;
             }
-            target = noRunGoing ? runs + 1 : runs;
+            return noRunGoing ? runs + 1 : runs;
         } finally {
             lock.unlock();
         }
-        return awaitUntil(UNTIL_STOPPED, target, true, nanos, "awaitStopped()");
-    }
-
-    // What a wait waits for, as reached(until, arg) tests it.
-    /** Cancelled; package-private for RunStateWaitersTest. */
-    static final int UNTIL_CANCELLED = 0;
-    private static final int UNTIL_STOPPED = 1;
-    /** For the shutdown hook ({@link RunStateTree}): stopped or idle, stop listeners returned. */
-    static final int UNTIL_NOT_RUNNING = 2;
-    private static final int UNTIL_NOT_PAUSED = 3;
-
-    /**
-     * Whether the wait {@code until} is over. Lock-free: volatile reads only. Called by
-     * {@link RunStateWaiters} with and without the lock.
-     */
-    boolean reached(int until, long arg) {
-        int s = state;
-        switch (until) {
-            case UNTIL_CANCELLED:
-                return (s & CANCELLED) != 0;
-            case UNTIL_STOPPED: // arg: the run whose finished stop ends the wait
-                return stopsDone >= arg;
-            case UNTIL_NOT_RUNNING:
-                return ((s & STATE_MASK) == STOPPED || (s & STATE_MASK) == IDLE) && stopsDone == runs;
-            case UNTIL_NOT_PAUSED:
-                return (s & (STATE_MASK | CANCELLED)) != PAUSED;
-            default:
-                throw new AssertionError("until: " + until);
-        }
-    }
-
-    /**
-     * Parks until {@code reached(until, arg)}; see {@link RunStateWaiters#awaitUntil}. Also
-     * called by the shutdown hook ({@link RunStateTree}).
-     *
-     * @param interruptibleIn the public method that waits, named in the
-     *     InterruptedException's message, or null if the wait is not interruptible
-     * @throws InterruptedException if {@code interruptibleIn} is not null and the thread is
-     *     interrupted
-     */
-    boolean awaitUntil(int until, long arg, boolean timed, long nanos,
-            @Nullable String interruptibleIn) throws InterruptedException {
-        return waiters.awaitUntil(until, arg, timed, nanos, interruptibleIn);
     }
 
     /** Waits, not interruptibly, while PAUSED and not cancelled. */
     private void awaitNotPaused() {
-        if ((state & (STATE_MASK | CANCELLED)) != PAUSED) {
-            return;
+        if (!notPaused()) {
+            waiters.awaitUninterruptibly(this::notPaused, this);
         }
-        try {
-            awaitUntil(UNTIL_NOT_PAUSED, 0L, false, 0L, null);
-        } catch (InterruptedException e) {
-            throw new AssertionError("uninterruptible wait threw", e);
-        }
+    }
+
+    // The conditions of the waits: volatile reads only, as WaitList requires.
+
+    private boolean cancelFlagSet() {
+        return (state & CANCELLED) != 0;
+    }
+
+    /** Not PAUSED, or PAUSED and cancelled: what a pause wait waits for. */
+    private boolean notPaused() {
+        return (state & (STATE_MASK | CANCELLED)) != PAUSED;
+    }
+
+    /** STOPPED or IDLE, and every stop's listeners have returned: the shutdown hook's wait. */
+    private boolean noRunGoing() {
+        int st = state & STATE_MASK;
+        return (st == STOPPED || st == IDLE) && stopsDone == runs;
     }
 
     // ---------------------------------------------------------------- running a body
@@ -816,12 +813,12 @@ public final class RunState {
         try {
             cancel();
         } catch (Error e) {
-            Checks.firstFailure(failure, e);
+            Failures.firstFailure(failure, e);
         }
         try {
             stopRun(run);
         } catch (Error e) {
-            Checks.firstFailure(failure, e);
+            Failures.firstFailure(failure, e);
         }
     }
 
@@ -866,7 +863,7 @@ public final class RunState {
     /**
      * Adds a listener run after each {@link #stop()}, on the stopping thread. An Error it
      * throws reaches the caller of {@code stop()} (or of {@code run}/{@code call}) after
-     * {@code awaitStopped} has been woken.
+     * the pause waits have been released.
      *
      * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
      * others still run. One that throws an {@link Error} does not stop the others or the
@@ -874,9 +871,10 @@ public final class RunState {
      * transition, from the method it called, with later ones suppressed on it.
      *
      * <p>For all three kinds: listeners run in registration order, exactly once per
-     * transition, after the state changed and outside any lock. A listener added during a
-     * transition is not called for it; one removed during a transition is called at most
-     * once.
+     * transition, after the state changed and outside any lock; calls to one listener never
+     * overlap and come in the order of the transitions (see <b>Thread safety</b> in the
+     * class documentation). A listener added during a transition is not called for it; one
+     * removed during a transition is called at most once.
      *
      * @param listener called with this RunState
      * @return a registration whose {@code close()} removes the listener
@@ -887,7 +885,88 @@ public final class RunState {
     }
 
     private Registration addListener(Event event, Consumer<RunState> listener) {
-        return listeners.add(event, Objects.requireNonNull(listener, "listener"));
+        Listener l = new Listener(this, event, Objects.requireNonNull(listener, "listener"));
+        ListenerList.Entry<Listener> entry;
+        lock.lock();
+        try {
+            ListenerList<Listener> list = listenersOf(event);
+            if (list == null) {
+                list = new ListenerList<>(RunState::listenerThrew);
+                switch (event) {
+                    case START -> startListeners = list;
+                    case CANCEL -> cancelListeners = list;
+                    case STOP -> stopListeners = list;
+                }
+            }
+            entry = list.add(l);
+        } finally {
+            lock.unlock();
+        }
+        return entry::remove;
+    }
+
+    private @Nullable ListenerList<Listener> listenersOf(Event event) {
+        return switch (event) {
+            case START -> startListeners;
+            case CANCEL -> cancelListeners;
+            case STOP -> stopListeners;
+        };
+    }
+
+    /**
+     * Queues a call of every listener of {@code event}, in registration order. Under lock,
+     * right after the state changed; returns the list to {@linkplain #dispatch} after the
+     * lock is released, or null if {@code event} never had a listener.
+     */
+    private @Nullable ListenerList<Listener> queueCalls(Event event) {
+        ListenerList<Listener> list = listenersOf(event);
+        if (list != null) {
+            list.enqueue(Listener::call);
+        }
+        return list;
+    }
+
+    /** Runs the queued calls; returns the first Error a listener threw, or null. No lock held. */
+    private static @Nullable Error dispatch(@Nullable ListenerList<Listener> calls) {
+        return calls == null ? null : calls.dispatch();
+    }
+
+    private static void listenerThrew(Listener l, Throwable t) {
+        log.warn("{}: {} listener {} threw", l.owner.name, l.event.label, l.action, t);
+    }
+
+    private static @Nullable Error firstError(@Nullable Error first, @Nullable Error next) {
+        return next == null ? first : Failures.firstFailure(first, next);
+    }
+
+    /** The transitions that have listeners. */
+    private enum Event {
+        START("start"),
+        CANCEL("cancel"),
+        STOP("stop");
+
+        final String label;
+
+        Event(String label) {
+            this.label = label;
+        }
+    }
+
+    /** One registered listener: its transition, and the RunState it is called with. */
+    private static final class Listener {
+        final RunState owner;
+        final Event event;
+        final Consumer<RunState> action;
+
+        Listener(RunState owner, Event event, Consumer<RunState> action) {
+            this.owner = owner;
+            this.event = event;
+            this.action = action;
+        }
+
+        void call() {
+            action.accept(owner);
+        }
     }
 
     // ---------------------------------------------------------------- shutdown, children
@@ -910,7 +989,7 @@ public final class RunState {
      * {@code stop()} has returned, stop listeners included), logging a warning if it is
      * still running then. The JVM exits when
      * every hook has returned, so the wait gives the loop time to finish its work. An
-     * {@link Error} from the cancel (a cancel listener's or a child's) does not skip the
+     * interrupt of the hook's thread ends the wait. An {@link Error} from the cancel (a cancel listener's or a child's) does not skip the
      * wait: the hook rethrows it once the wait is over, so the hook thread's
      * uncaught-exception handler reports it (the JVM's default prints it to
      * {@code System.err}).
@@ -923,7 +1002,33 @@ public final class RunState {
      * @throws IllegalStateException if the JVM is already shutting down
      */
     public Registration cancelOnShutdown(Duration maxWait) {
-        return RunStateTree.cancelOnShutdown(this, Checks.waitNanos(maxWait, "maxWait"));
+        long nanos = Checks.waitNanos(maxWait, "maxWait");
+        return RunStateTree.onShutdown("refkit-shutdown-" + name, () -> cancelAndAwaitStop(nanos));
+    }
+
+    /**
+     * The shutdown hook's body: cancels, then waits up to {@code nanos} until no run is
+     * going, logging a warning if one still is. An interrupt ends the wait and sets the
+     * flag again. An Error from the cancel is rethrown once the wait is over.
+     */
+    void cancelAndAwaitStop(long nanos) {
+        Error error = null;
+        try {
+            cancel();
+        } catch (Error e) {
+            error = e;
+        }
+        try {
+            if (!waiters.awaitNanos(this::noRunGoing, nanos, this, name, "cancelOnShutdown()")) {
+                log.warn("{}: still {} {} after the shutdown cancel", name, state(),
+                        Duration.ofNanos(nanos));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (error != null) {
+            throw error;
+        }
     }
 
     /**
@@ -945,7 +1050,7 @@ public final class RunState {
                 this::isCancelled, this);
         lock.lock();
         try {
-            children = RunStateTree.adding(children, child);
+            children = children.with(child);
         } finally {
             lock.unlock();
         }
