@@ -1,21 +1,15 @@
 package dev.refkit;
 
 import com.google.common.base.Ticker;
+import dev.refkit.RunStateEvents.Event;
+import dev.refkit.RunStateEvents.Listener;
 import dev.refkit.internal.Failures;
-import dev.refkit.internal.Interrupts;
 import dev.refkit.internal.ListenerList;
-import dev.refkit.internal.WaitList;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.Iterator;
-import java.util.NoSuchElementException;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -69,8 +63,11 @@ import org.slf4j.LoggerFactory;
  * {@code start()}, which begins cancelled, so actions before that cancel happen-before the
  * run's body begins.
  *
- * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
- * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
+ * <p><b>Listeners</b> ({@link #onStart}, {@link #onCancel}, {@link #onStop}) run in
+ * registration order, exactly once per transition, after the state changed and outside any
+ * lock. A listener added during a transition is not called for it; one removed during a
+ * transition is called at most once. A listener that throws a {@link RuntimeException} is
+ * logged (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
  * included) does not stop the others: the remaining listeners run, the transition finishes
  * (state changed, waiters woken), then the thread that ran the calls (the one that made the
  * transition, see <b>Thread safety</b>) gets the first Error, with any later ones
@@ -92,14 +89,14 @@ import org.slf4j.LoggerFactory;
  * });
  * }</pre>
  */
-public final class RunState {
+public final class RunState extends RunStateCore {
     /*
-     * Implementation overview. This class owns the state word (state) and every fast path
-     * that reads it (isCancelled, throwIfCancelled, the queries), and the transitions, which
-     * write it under the lock and then wake the waits they may end. Each wait is a
-     * condition over volatile fields, parked in a WaitList; listener calls go through a
-     * ListenerList; the children and the shutdown hook live in a RunStateTree; the run times
-     * in RunTimes. None of those knows this class.
+     * Implementation overview. RunStateCore, the superclass, owns the state word, the run
+     * counters and the timing, their named transitions, the lock-free queries (isCancelled
+     * among them) and the waits. This class decides which transition each event makes,
+     * makes it under the core's lock, queues the listener calls there (RunStateEvents),
+     * then wakes the waiters, cancels the children (RunStateTree) and runs the calls. It
+     * also runs bodies and builds instances. None of the helpers knows this class.
      */
 
     /** The states of a {@link RunState}; see the class documentation for the transitions. */
@@ -134,45 +131,12 @@ public final class RunState {
     private static final State[] STATES = State.values();
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
 
-    // The state word: the State ordinal in the low 3 bits, then the cancelled flag, then a
-    // constant bit saying a cancel poll must be asked, so isCancelled() is one read, then a
-    // bit saying the cancel was made while no run was going (IDLE or STOPPED), so the next
-    // start begins cancelled; it is set only with CANCELLED and only in IDLE or STOPPED.
-    private static final int STATE_MASK = 0b111;
-    private static final int IDLE = 0;
-    private static final int RUNNING = 1;
-    private static final int PAUSED = 2;
-    private static final int STOPPING = 3;
-    private static final int STOPPED = 4;
-    private static final int CANCELLED = 1 << 3;
-    private static final int POLL = 1 << 4;
-    private static final int NO_RUN_CANCEL = 1 << 5;
-
-    private final String name;
-    private final Ticker ticker;
-    private final Clock clock;
-    private final @Nullable BooleanSupplier cancelPoll;
     /** The RunState this one is a child of; a start while it is cancelled begins cancelled. */
     private final @Nullable RunState parent;
-    /** Guards transitions and child registration; never held while parked or in user code. */
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Threads parked in a wait; a transition that may end a wait wakes them all. */
-    private final WaitList waiters = new WaitList();
-    /** The listeners of each transition, made on the first add. Written under lock. */
-    private @Nullable ListenerList<Listener> startListeners;
-    private @Nullable ListenerList<Listener> cancelListeners;
-    private @Nullable ListenerList<Listener> stopListeners;
-
-    /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
-    private volatile int state;
-    /** Timing of the current or last run; written under lock before the state. */
-    private volatile RunTimes times = RunTimes.INITIAL;
     /** Weakly held, replaced whole under lock. */
     private volatile RunStateTree<RunState> children = RunStateTree.empty();
-    /** Counts starts, so run() stops only the run it started. Written under lock. */
-    private volatile long runs;
-    /** The last run whose stop listeners have all returned. Written under lock. */
-    private volatile long stopsDone;
+    /** The start, cancel and stop listeners; guarded by lock. */
+    private final RunStateEvents<RunState> events = new RunStateEvents<>(this, name, log);
 
     /** Creates an idle RunState with a generated name, the system ticker and UTC clock. */
     public RunState() {
@@ -192,12 +156,8 @@ public final class RunState {
 
     private RunState(String name, Ticker ticker, Clock clock, @Nullable BooleanSupplier cancelPoll,
             @Nullable RunState parent) {
-        this.name = name;
+        super(name, ticker, clock, cancelPoll);
         this.parent = parent;
-        this.ticker = ticker;
-        this.clock = clock;
-        this.cancelPoll = cancelPoll;
-        this.state = IDLE | (cancelPoll == null ? 0 : POLL);
     }
 
     /**
@@ -238,30 +198,24 @@ public final class RunState {
      */
     private long startRun(boolean forBody) {
         long run;
-        ListenerList<Listener> calls;
+        ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st != IDLE && st != STOPPED) {
+            int ph = phase();
+            if (ph != IDLE && ph != STOPPED) {
                 if (!forBody) {
-                    throw illegal("start()", s);
+                    throw illegal("start()");
                 }
                 return 0L;
             }
-            times = times.started(ticker.read(), clock.instant());
-            run = ++runs;
             RunState p = parent;
-            boolean parentCancelled = p != null && (p.state & CANCELLED) != 0;
-            boolean beginCancelled = (s & NO_RUN_CANCEL) != 0 || parentCancelled;
-            int begin = beginCancelled ? STOPPING | CANCELLED : RUNNING;
-            state = begin | (s & POLL);
-            calls = queueCalls(Event.START);
+            run = beginRun(p != null && p.cancelFlagSet());
+            calls = events.queue(Event.START);
         } finally {
             lock.unlock();
         }
         // A start ends no wait: a start that begins cancelled found the flag already set.
-        Error error = dispatch(calls);
+        Error error = RunStateEvents.dispatch(calls, null);
         if (error != null) {
             if (forBody) {
                 cancelAndStop(run, error);
@@ -287,28 +241,19 @@ public final class RunState {
      *     cancel listener has run
      */
     public void cancel() {
-        ListenerList<Listener> calls;
+        ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == IDLE || st == STOPPED) {
-                if ((s & NO_RUN_CANCEL) != 0) {
-                    return;
-                }
-                state = s | CANCELLED | NO_RUN_CANCEL; // kept for the next start
-            } else if ((s & CANCELLED) != 0) {
-                return; // STOPPING
-            } else {
-                state = STOPPING | CANCELLED | (s & POLL);
+            if (!markCancelled()) {
+                return;
             }
-            calls = queueCalls(Event.CANCEL);
+            calls = events.queue(Event.CANCEL);
         } finally {
             lock.unlock();
         }
-        waiters.wakeAll();
+        wakeWaiters();
         Error error = children.forEachLive(RunState::cancel);
-        error = firstError(error, dispatch(calls));
+        error = RunStateEvents.dispatch(calls, error);
         if (error != null) {
             throw error;
         }
@@ -325,12 +270,11 @@ public final class RunState {
     public void pause() {
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == RUNNING) {
-                state = PAUSED | (s & ~STATE_MASK);
-            } else if (st != PAUSED) {
-                throw illegal("pause()", s);
+            int ph = phase();
+            if (ph == RUNNING) {
+                runningToPaused();
+            } else if (ph != PAUSED) {
+                throw illegal("pause()");
             }
         } finally {
             lock.unlock();
@@ -347,19 +291,18 @@ public final class RunState {
     public void resume() {
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == RUNNING) {
+            int ph = phase();
+            if (ph == RUNNING) {
                 return;
             }
-            if (st != PAUSED) {
-                throw illegal("resume()", s);
+            if (ph != PAUSED) {
+                throw illegal("resume()");
             }
-            state = RUNNING | (s & ~STATE_MASK);
+            pausedToRunning();
         } finally {
             lock.unlock();
         }
-        waiters.wakeAll();
+        wakeWaiters();
     }
 
     /**
@@ -375,37 +318,34 @@ public final class RunState {
      */
     public void stop() {
         if (!stopRun(0L)) {
-            throw illegal("stop()", state);
+            throw illegal("stop()");
         }
     }
 
     /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
     private boolean stopRun(long run) {
         long stopped;
-        ListenerList<Listener> calls;
+        ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == IDLE || st == STOPPED || (run != 0L && run != runs)) {
+            int ph = phase();
+            if (ph == IDLE || ph == STOPPED || (run != 0L && run != currentRun())) {
                 return false;
             }
-            times = times.stopped(ticker.read(), clock.instant());
-            state = STOPPED | (s & ~STATE_MASK);
-            stopped = runs;
-            calls = queueCalls(Event.STOP);
+            stopped = endRun();
+            calls = events.queue(Event.STOP);
         } finally {
             lock.unlock();
         }
-        waiters.wakeAll(); // the pause waits end now, join once the stop listeners have run
-        Error error = dispatch(calls);
+        wakeWaiters(); // the pause waits end now, join once the stop listeners have run
+        Error error = RunStateEvents.dispatch(calls, null);
         lock.lock();
         try {
-            stopsDone = Math.max(stopsDone, stopped);
+            stopListenersReturned(stopped);
         } finally {
             lock.unlock();
         }
-        waiters.wakeAll();
+        wakeWaiters();
         if (error != null) {
             throw error;
         }
@@ -420,321 +360,10 @@ public final class RunState {
      * @return the state
      */
     public State state() {
-        return STATES[state & STATE_MASK];
-    }
-
-    /**
-     * Returns whether this RunState is cancelled: a single volatile read. If a cancel poll
-     * was configured and the flag is not set, asks the poll too; when the poll says true,
-     * this thread {@linkplain #cancel() cancels} (running the cancel listeners), so the
-     * RunState stays cancelled until the next {@code start()}.
-     *
-     * @return true if cancelled since the last start, or while no run is going
-     * @throws RuntimeException if the cancel poll throws, as itself
-     * @throws Error if the poll said true and that cancel threw one (see {@link #cancel()})
-     */
-    public boolean isCancelled() {
-        int s = state;
-        if ((s & (CANCELLED | POLL)) == 0) {
-            return false; // the polling loop's path: one read, one test
-        }
-        return (s & CANCELLED) != 0 || pollCancelled();
-    }
-
-    private boolean pollCancelled() {
-        BooleanSupplier poll = cancelPoll;
-        if (poll == null) {
-            throw new AssertionError("POLL bit without a poll: " + state);
-        }
-        if (!poll.getAsBoolean()) {
-            return false;
-        }
-        cancel();
-        return true;
-    }
-
-    /**
-     * Returns whether a run is under way: the state is {@code RUNNING}, {@code PAUSED} or
-     * {@code STOPPING}. Never blocks.
-     *
-     * @return true while started and not yet stopped
-     */
-    public boolean isRunning() {
-        int st = state & STATE_MASK;
-        return st == RUNNING || st == PAUSED || st == STOPPING;
-    }
-
-    /**
-     * Returns whether the state is {@code STOPPING}. Never blocks.
-     *
-     * @return true if cancelled while running and not yet stopped
-     */
-    public boolean isStopping() {
-        return (state & STATE_MASK) == STOPPING;
-    }
-
-    /**
-     * Returns whether the state is {@code PAUSED}. Never blocks.
-     *
-     * @return true if paused
-     */
-    public boolean isPaused() {
-        return (state & STATE_MASK) == PAUSED;
-    }
-
-    /**
-     * Returns whether the state is {@code STOPPED}. Never blocks.
-     *
-     * @return true if stopped
-     */
-    public boolean isStopped() {
-        return (state & STATE_MASK) == STOPPED;
-    }
-
-    /**
-     * Returns whether the state is {@code IDLE} (never started). Never blocks.
-     *
-     * @return true if never started
-     */
-    public boolean isIdle() {
-        return (state & STATE_MASK) == IDLE;
-    }
-
-    /**
-     * Returns the name given at construction.
-     *
-     * @return the name
-     */
-    public String name() {
-        return name;
-    }
-
-    // ---------------------------------------------------------------- timing
-
-    /**
-     * Returns when the current or last run started, from the clock. Never blocks.
-     *
-     * @return the start time, or empty before the first start
-     */
-    public Optional<Instant> startTime() {
-        return Optional.ofNullable(times.startTime);
-    }
-
-    /**
-     * Returns when the last run stopped, from the clock. Never blocks.
-     *
-     * @return the stop time, or empty before the first stop and while running
-     */
-    public Optional<Instant> stopTime() {
-        return Optional.ofNullable(times.stopTime);
-    }
-
-    /**
-     * Returns the length of the current run so far (while {@code RUNNING}, {@code PAUSED}
-     * or {@code STOPPING}, paused time included) or of the last run once stopped, from the
-     * ticker. Never blocks.
-     *
-     * @return the run time; zero before the first start
-     */
-    public Duration runTime() {
-        RunTimes t = times;
-        return Duration.ofNanos(t.running ? t.runNanos(ticker.read()) : t.lastRunNanos);
-    }
-
-    /**
-     * Returns the length of all runs together, the current one included. Never blocks.
-     *
-     * @return the total run time; zero before the first start
-     */
-    public Duration totalTime() {
-        RunTimes t = times;
-        long current = t.running ? t.runNanos(ticker.read()) : 0L;
-        return Duration.ofNanos(RunTimes.saturatedAdd(t.pastRunsNanos, current));
-    }
-
-    // ---------------------------------------------------------------- waiting
-
-    /**
-     * Throws if cancelled; while paused (and not cancelled), first blocks until resumed,
-     * cancelled or stopped. The pause wait is not interruptible: it keeps waiting through
-     * an interrupt and returns with the interrupt flag set (see "Interrupts and timeouts" in
-     * the <a href="package-summary.html#interrupts">package documentation</a>).
-     *
-     * @throws CancellationException if cancelled, with the message {@code "indexer: cancelled"}
-     */
-    public void throwIfCancelled() {
-        awaitNotPaused();
-        if (isCancelled()) {
-            throw new CancellationException(name + ": cancelled");
-        }
-    }
-
-    /**
-     * Sleeps up to {@code duration}, waking at once when cancelled (no polling steps). If
-     * paused when the time is up, keeps sleeping until resumed, cancelled or stopped.
-     * Interrupts: see "Interrupts and timeouts" in the
-     * <a href="package-summary.html#interrupts">package documentation</a>; an interrupted
-     * sleep throws even if already cancelled, and changes no state.
-     *
-     * @param duration how long to sleep; huge values mean practically forever
-     * @return false at once if cancelled before or during the sleep; true if it slept the
-     *     whole time
-     * @throws InterruptedException if the thread is interrupted on entry or while sleeping,
-     *     with the message {@code "indexer: interrupted in sleep()"} and the interrupt flag
-     *     clear
-     * @throws NullPointerException if {@code duration} is null
-     * @throws IllegalArgumentException if {@code duration} is negative
-     */
-    public boolean sleep(Duration duration) throws InterruptedException {
-        long nanos = Checks.waitNanos(duration, "duration");
-        Interrupts.throwIfInterrupted(name, "sleep()");
-        if (isCancelled()) {
-            return false;
-        }
-        if (nanos > 0L && waiters.awaitNanos(this::cancelFlagSet, nanos, this, name, "sleep()")) {
-            return false;
-        }
-        waiters.await(this::notPaused, this, name, "sleep()");
-        return !cancelFlagSet();
-    }
-
-    /**
-     * Waits until cancelled or until the timeout elapses. Interrupts and timeouts: see the
-     * <a href="package-summary.html#interrupts">package documentation</a>; an interrupted
-     * wait throws even if already cancelled, and changes no state.
-     *
-     * @param timeout how long to wait at most; huge values mean practically forever
-     * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted on entry or while waiting,
-     *     with the message {@code "indexer: interrupted in awaitCancellation()"} and the
-     *     interrupt flag clear
-     * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if {@code timeout} is negative
-     */
-    public boolean awaitCancellation(Duration timeout) throws InterruptedException {
-        long nanos = Checks.waitNanos(timeout, "timeout");
-        Interrupts.throwIfInterrupted(name, "awaitCancellation()");
-        return isCancelled()
-                || waiters.awaitNanos(this::cancelFlagSet, nanos, this, name, "awaitCancellation()");
-    }
-
-    /**
-     * Waits until the run going now (or, if none is going, the next run) has stopped and its
-     * stop listeners have returned. Never stops anything itself: another thread's
-     * {@link #stop()} (or the end of {@code run}/{@code call}) ends the wait. Returns at once
-     * if the state is {@code STOPPED} and no stop listener is still running; waits in
-     * {@code IDLE} for the first run's stop. A stop followed at once by the next
-     * {@code start()} still ends the wait: the wait is for that run's stop, not for a moment
-     * in which the state reads {@code STOPPED}. A stop listener must therefore not join its
-     * own RunState. Interrupts: see "Interrupts and timeouts" in the
-     * <a href="package-summary.html#interrupts">package documentation</a>.
-     *
-     * @throws InterruptedException if the thread is interrupted on entry (even if already
-     *     stopped) or while waiting, with the message {@code "indexer: interrupted in join()"}
-     *     and the interrupt flag clear; the state is unchanged
-     */
-    public void join() throws InterruptedException {
-        Interrupts.throwIfInterrupted(name, "join()");
-        long target = runToJoin();
-        if (target != 0L) {
-            waiters.await(() -> stopsDone >= target, this, name, "join()");
-        }
-    }
-
-    /**
-     * Like {@link #join()}, for at most {@code timeout}.
-     *
-     * @param timeout how long to wait at most; huge values mean practically forever
-     * @return true if stopped (at once if already stopped), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted on entry (even if already
-     *     stopped) or while waiting, with the message {@code "indexer: interrupted in join()"}
-     *     and the interrupt flag clear; the state is unchanged
-     * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if {@code timeout} is negative
-     */
-    public boolean join(Duration timeout) throws InterruptedException {
-        long nanos = Checks.waitNanos(timeout, "timeout");
-        Interrupts.throwIfInterrupted(name, "join()");
-        long target = runToJoin();
-        return target == 0L
-                || waiters.awaitNanos(() -> stopsDone >= target, nanos, this, name, "join()");
-    }
-
-    /**
-     * The run whose finished stop ends a join: the one going now (or whose stop listeners
-     * still run), or the next one if none has started since the last stop finished; 0 if
-     * the state is {@code STOPPED} and that stop is finished (run numbers start at 1).
-     */
-    private long runToJoin() {
-        lock.lock();
-        try {
-            int st = state & STATE_MASK;
-            boolean noRunGoing = (st == IDLE || st == STOPPED) && stopsDone == runs;
-            if (noRunGoing && st == STOPPED) {
-                return 0L;
-            }
-            return noRunGoing ? runs + 1 : runs;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Waits, not interruptibly, while PAUSED and not cancelled. */
-    private void awaitNotPaused() {
-        if (!notPaused()) {
-            waiters.awaitUninterruptibly(this::notPaused, this);
-        }
-    }
-
-    // The conditions of the waits: volatile reads only, as WaitList requires.
-
-    private boolean cancelFlagSet() {
-        return (state & CANCELLED) != 0;
-    }
-
-    /** Not PAUSED, or PAUSED and cancelled: what a pause wait waits for. */
-    private boolean notPaused() {
-        return (state & (STATE_MASK | CANCELLED)) != PAUSED;
-    }
-
-    /** STOPPED or IDLE, and every stop's listeners have returned: the shutdown hook's wait. */
-    private boolean noRunGoing() {
-        int st = state & STATE_MASK;
-        return (st == STOPPED || st == IDLE) && stopsDone == runs;
+        return STATES[phase()];
     }
 
     // ---------------------------------------------------------------- running a body
-
-    /**
-     * Returns a view of {@code items} that ends early once this RunState is cancelled:
-     * each {@code hasNext()} first waits out a pause (as {@link #throwIfCancelled()}
-     * does), then returns false if cancelled.
-     *
-     * @param items the items to go through
-     * @param <T> the item type
-     * @return an iterable over {@code items} until cancelled
-     * @throws NullPointerException if {@code items} is null
-     */
-    public <T> Iterable<T> iterate(Iterable<T> items) {
-        Objects.requireNonNull(items, "items");
-        return () -> new Iterator<T>() {
-            private final Iterator<T> it = items.iterator();
-
-            @Override
-            public boolean hasNext() {
-                awaitNotPaused();
-                return !isCancelled() && it.hasNext();
-            }
-
-            @Override
-            public T next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException(name + ": no more items or cancelled");
-                }
-                return it.next();
-            }
-        };
-    }
 
     /**
      * Runs {@code body} as one run: starts, runs the body, and always stops that run (unless
@@ -829,12 +458,8 @@ public final class RunState {
      * begins cancelled (see "Cancel before start" in the class documentation) runs it too,
      * with the state already {@code STOPPING}.
      *
-     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
-     * others still run. One that throws an {@link Error} does not stop the others or the
-     * transition either; the first Error is then rethrown to the thread that made the
-     * transition, from the method it called, with later ones suppressed on it.
-     *
-     * @param listener called with this RunState
+     * @param listener called with this RunState; see <b>Listeners</b> in the class
+     *     documentation for order and failures
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
      */
@@ -847,12 +472,8 @@ public final class RunState {
      * cancelling thread: once per cancel, never again when a start begins cancelled because
      * of it.
      *
-     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
-     * others still run. One that throws an {@link Error} does not stop the others or the
-     * transition either; the first Error is then rethrown to the thread that made the
-     * transition, from the method it called, with later ones suppressed on it.
-     *
-     * @param listener called with this RunState
+     * @param listener called with this RunState; see <b>Listeners</b> in the class
+     *     documentation for order and failures
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
      */
@@ -865,18 +486,8 @@ public final class RunState {
      * throws reaches the caller of {@code stop()} (or of {@code run}/{@code call}) after
      * the pause waits have been released.
      *
-     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
-     * others still run. One that throws an {@link Error} does not stop the others or the
-     * transition either; the first Error is then rethrown to the thread that made the
-     * transition, from the method it called, with later ones suppressed on it.
-     *
-     * <p>For all three kinds: listeners run in registration order, exactly once per
-     * transition, after the state changed and outside any lock; calls to one listener never
-     * overlap and come in the order of the transitions (see <b>Thread safety</b> in the
-     * class documentation). A listener added during a transition is not called for it; one
-     * removed during a transition is called at most once.
-     *
-     * @param listener called with this RunState
+     * @param listener called with this RunState; see <b>Listeners</b> in the class
+     *     documentation for order and failures
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
      */
@@ -885,87 +496,12 @@ public final class RunState {
     }
 
     private Registration addListener(Event event, Consumer<RunState> listener) {
-        Listener l = new Listener(this, event, Objects.requireNonNull(listener, "listener"));
-        ListenerList.Entry<Listener> entry;
+        Objects.requireNonNull(listener, "listener");
         lock.lock();
         try {
-            ListenerList<Listener> list = listenersOf(event);
-            if (list == null) {
-                list = new ListenerList<>(RunState::listenerThrew);
-                switch (event) {
-                    case START -> startListeners = list;
-                    case CANCEL -> cancelListeners = list;
-                    case STOP -> stopListeners = list;
-                }
-            }
-            entry = list.add(l);
+            return events.add(event, listener);
         } finally {
             lock.unlock();
-        }
-        return entry::remove;
-    }
-
-    private @Nullable ListenerList<Listener> listenersOf(Event event) {
-        return switch (event) {
-            case START -> startListeners;
-            case CANCEL -> cancelListeners;
-            case STOP -> stopListeners;
-        };
-    }
-
-    /**
-     * Queues a call of every listener of {@code event}, in registration order. Under lock,
-     * right after the state changed; returns the list to {@linkplain #dispatch} after the
-     * lock is released, or null if {@code event} never had a listener.
-     */
-    private @Nullable ListenerList<Listener> queueCalls(Event event) {
-        ListenerList<Listener> list = listenersOf(event);
-        if (list != null) {
-            list.enqueue(Listener::call);
-        }
-        return list;
-    }
-
-    /** Runs the queued calls; returns the first Error a listener threw, or null. No lock held. */
-    private static @Nullable Error dispatch(@Nullable ListenerList<Listener> calls) {
-        return calls == null ? null : calls.dispatch();
-    }
-
-    private static void listenerThrew(Listener l, Throwable t) {
-        log.warn("{}: {} listener {} threw", l.owner.name, l.event.label, l.action, t);
-    }
-
-    private static @Nullable Error firstError(@Nullable Error first, @Nullable Error next) {
-        return next == null ? first : Failures.firstFailure(first, next);
-    }
-
-    /** The transitions that have listeners. */
-    private enum Event {
-        START("start"),
-        CANCEL("cancel"),
-        STOP("stop");
-
-        final String label;
-
-        Event(String label) {
-            this.label = label;
-        }
-    }
-
-    /** One registered listener: its transition, and the RunState it is called with. */
-    private static final class Listener {
-        final RunState owner;
-        final Event event;
-        final Consumer<RunState> action;
-
-        Listener(RunState owner, Event event, Consumer<RunState> action) {
-            this.owner = owner;
-            this.event = event;
-            this.action = action;
-        }
-
-        void call() {
-            action.accept(owner);
         }
     }
 
@@ -1019,7 +555,7 @@ public final class RunState {
             error = e;
         }
         try {
-            if (!waiters.awaitNanos(this::noRunGoing, nanos, this, name, "cancelOnShutdown()")) {
+            if (!awaitNoRunGoing(nanos)) {
                 log.warn("{}: still {} {} after the shutdown cancel", name, state(),
                         Duration.ofNanos(nanos));
             }
@@ -1054,7 +590,7 @@ public final class RunState {
         } finally {
             lock.unlock();
         }
-        if ((state & CANCELLED) != 0) {
+        if (cancelFlagSet()) {
             child.cancel();
         }
         return child;
@@ -1067,15 +603,15 @@ public final class RunState {
      */
     @Override
     public String toString() {
-        int s = state;
-        return "RunState[" + name + "]{" + STATES[s & STATE_MASK] + ", cancelled="
-                + ((s & CANCELLED) != 0) + ", runTime=" + runTime() + "}";
+        int s = stateWord();
+        return "RunState[" + name + "]{" + STATES[phaseOf(s)] + ", cancelled=" + cancelledIn(s)
+                + ", runTime=" + runTime() + "}";
     }
 
     // ---------------------------------------------------------------- internals
 
-    private IllegalStateException illegal(String event, int s) {
-        return new IllegalStateException(name + ": " + event + " while " + STATES[s & STATE_MASK]);
+    private IllegalStateException illegal(String event) {
+        return new IllegalStateException(name + ": " + event + " while " + state());
     }
 
     /** Builds a {@link RunState} with a custom ticker, clock or cancel poll. */

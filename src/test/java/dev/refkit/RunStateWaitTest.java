@@ -440,4 +440,75 @@ final class RunStateWaitTest {
         assertTrue(get(f) >= 1);
         assertTrue(r.isCancelled());
     }
+
+    /** A join made before any start waits for the stop of the first run, not for a moment of STOPPED. */
+    @Test
+    void join_beforeAnyStart_waitsForTheNextRunsStop() throws Exception {
+        RunState r = new RunState("t");
+        Future<Boolean> timed = forkParked(() -> r.join(FOREVER));
+        Future<Boolean> untimed = forkParked(() -> {
+            r.join();
+            return true;
+        });
+        r.start();
+        assertFalse(timed.isDone(), "a start ends no join");
+        assertFalse(untimed.isDone(), "a start ends no join");
+        r.stop();
+        assertTrue(get(timed));
+        assertTrue(get(untimed));
+        assertEquals(State.STOPPED, r.state());
+    }
+
+    /** After a finished stop, join returns at once, untimed and with a zero timeout. */
+    @Test
+    void join_afterStop_returnsAtOnce() throws Exception {
+        RunState r = new RunState("t");
+        r.start();
+        r.stop();
+        r.join();
+        assertTrue(r.join(Duration.ZERO));
+        assertEquals(State.STOPPED, r.state());
+    }
+
+    /** join never ends a run itself: a timed join on a running RunState times out and leaves it running. */
+    @Test
+    void join_running_timesOutAndStopsNothing() throws Exception {
+        RunState r = new RunState("t");
+        r.start();
+        assertFalse(r.join(Duration.ofMillis(20)));
+        assertEquals(State.RUNNING, r.state());
+        assertFalse(r.isCancelled());
+        r.stop();
+    }
+
+    /** Both joins throw when interrupted on entry, even if already stopped, and clear the flag. */
+    @Test
+    void join_interruptedOnEntry_throwsNamingJoinAndClearsTheFlag() {
+        RunState r = new RunState("t");
+        r.start();
+        r.stop();
+        Thread.currentThread().interrupt();
+        assertEquals("t: interrupted in join()",
+                assertThrows(InterruptedException.class, r::join).getMessage());
+        assertFalse(Thread.currentThread().isInterrupted());
+        Thread.currentThread().interrupt();
+        assertEquals("t: interrupted in join()",
+                assertThrows(InterruptedException.class, () -> r.join(Duration.ZERO)).getMessage());
+        assertFalse(Thread.currentThread().isInterrupted());
+    }
+
+    /** An untimed join parked while running throws when interrupted and the run goes on. */
+    @Test
+    void join_interruptedWhileParked_throwsAndChangesNothing() throws Exception {
+        RunState r = new RunState("t");
+        r.start();
+        InterruptedException e = TestThreads.assertInterruptedWhileParked(() -> {
+            r.join();
+            return null;
+        });
+        assertEquals("t: interrupted in join()", e.getMessage());
+        assertEquals(State.RUNNING, r.state());
+        r.stop();
+        assertTrue(r.join(Duration.ZERO));
+    }
 }
