@@ -436,7 +436,7 @@ abstract class RunStateCore {
     /**
      * Waits until the run going now (or, if none is going, the next run) has stopped and its
      * stop listeners have returned. Never stops anything itself: another thread's
-     * {@link #stop()} (or the end of {@code run}/{@code call}) ends the wait. Returns at once
+     * {@code stop()} (or the end of {@code run}/{@code call}) ends the wait. Returns at once
      * if the state is {@code STOPPED} and no stop listener is still running; waits in
      * {@code IDLE} for the first run's stop. A stop followed at once by the next
      * {@code start()} still ends the wait: the wait is for that run's stop, not for a moment
