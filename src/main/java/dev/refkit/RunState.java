@@ -1,23 +1,20 @@
 package dev.refkit;
 
 import com.google.common.base.Ticker;
-import dev.refkit.RunStateListeners.Event;
-import dev.refkit.RunStateTree.ChildRef;
-import dev.refkit.RunStateWaiters.Waiter;
+import dev.refkit.RunStateEvents.Event;
+import dev.refkit.RunStateEvents.Listener;
+import dev.refkit.internal.Failures;
+import dev.refkit.internal.ListenerList;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.Iterator;
-import java.util.NoSuchElementException;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The run state of a task or daemon loop: started, cancelled, paused and stopped, with run
@@ -25,7 +22,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A loop polls {@link #isCancelled()} (a single volatile read) and sleeps with
  * {@link #sleep(Duration)}, which {@link #cancel()} wakes at once; the rest of the program
- * cancels it and waits with {@link #awaitStopped(Duration)}.
+ * cancels it and waits for the stop with {@link #join(Duration)}.
  *
  * <p><b>Lifecycle.</b> {@link State#IDLE} --start--&gt; {@link State#RUNNING}
  * --cancel--&gt; {@link State#STOPPING} --stop--&gt; {@link State#STOPPED} --start--&gt;
@@ -51,24 +48,34 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Thread safety.</b> Every method may be called from any thread. The queries
  * ({@link #state()}, {@link #isCancelled()}, the other {@code is...()} methods, the timing
  * methods and {@link #toString()}) never block and take no lock. Transitions change the
- * state under a private lock held only for a few field writes; listeners run after it is
- * released, on the thread that made the transition. Listeners of two transitions made by
- * two threads at once may run at the same time.
+ * state under a private lock held only for a few field writes, and queue their listener
+ * calls under it; the calls run after it is released, on the thread that made the
+ * transition. Calls to one listener never overlap and come in the order of the
+ * transitions: when two threads make transitions at once and the first is still running a
+ * listener, that thread also runs the second transition's call of it, after its own.
  *
  * <p><b>Memory consistency effects.</b> Actions in a thread before it calls
  * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
  * {@code sleep} return false or {@code awaitCancellation} return true because of it.
- * Actions before {@link #stop()} happen-before {@code awaitStopped} returns true because of
- * it. A transition happens-before the listeners it runs. Transitions are ordered by the
+ * Actions before {@link #stop()} happen-before {@code join} returns because of it. A
+ * transition happens-before the listener calls it queues. Transitions are ordered by the
  * lock: a {@code cancel()} made while no run is going happens-before the next
  * {@code start()}, which begins cancelled, so actions before that cancel happen-before the
  * run's body begins.
  *
- * <p><b>Listener failures.</b> A listener that throws a {@link RuntimeException} is logged
- * (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
+ * <p><b>Listeners</b> ({@link #onStart}, {@link #onCancel}, {@link #onStop}) run in
+ * registration order, exactly once per transition, after the state changed and outside any
+ * lock. A listener added during a transition is not called for it; one removed during a
+ * transition is called at most once. A listener that throws a {@link RuntimeException} is
+ * logged (slf4j, warn) and swallowed. One that throws an {@link Error} ({@link VirtualMachineError}s
  * included) does not stop the others: the remaining listeners run, the transition finishes
- * (state changed, waiters woken), then the thread that made the transition gets the first
- * Error, with any later ones {@linkplain Throwable#addSuppressed suppressed} on it.
+ * (state changed, waiters woken), then the thread that ran the calls (the one that made the
+ * transition, see <b>Thread safety</b>) gets the first Error, with any later ones
+ * {@linkplain Throwable#addSuppressed suppressed} on it.
+ *
+ * <p><b>Interrupts and timeouts.</b> {@code sleep}, {@code awaitCancellation},
+ * {@code join} and the pause waits follow the rule of the
+ * <a href="package-summary.html#interrupts">package documentation</a>.
  *
  * <p><b>Example.</b>
  * <pre>{@code
@@ -82,14 +89,14 @@ import org.jspecify.annotations.Nullable;
  * });
  * }</pre>
  */
-public final class RunState {
+public final class RunState extends RunStateCore {
     /*
-     * Implementation overview. This class keeps the state word (state) and every fast path
-     * that reads it (isCancelled, throwIfCancelled, the queries), the transitions, which
-     * change it under the lock, and reached(until, arg), which says when a wait is over. The
-     * waiter list and the park loop live in RunStateWaiters; the children and the shutdown
-     * hook, the ways a cancel arrives from outside, in RunStateTree; the listeners in
-     * RunStateListeners; the run times in RunTimes.
+     * Implementation overview. RunStateCore, the superclass, owns the state word, the run
+     * counters and the timing, their named transitions, the lock-free queries (isCancelled
+     * among them) and the waits. This class decides which transition each event makes,
+     * makes it under the core's lock, queues the listener calls there (RunStateEvents),
+     * then wakes the waiters, cancels the children (RunStateTree) and runs the calls. It
+     * also runs bodies and builds instances. None of the helpers knows this class.
      */
 
     /** The states of a {@link RunState}; see the class documentation for the transitions. */
@@ -119,56 +126,17 @@ public final class RunState {
         void run() throws Exception;
     }
 
-    /**
-     * A listener registration or shutdown hook; closing it removes what it registered.
-     * Unlike {@link AutoCloseable#close()}, its {@code close()} throws nothing.
-     */
-    public interface Registration extends AutoCloseable {
-        /** Removes the registration; later calls do nothing. Never blocks for long. */
-        @Override
-        void close();
-    }
-
+    private static final Logger log = LoggerFactory.getLogger(RunState.class);
     private static final AtomicInteger NAMES = new AtomicInteger();
     private static final State[] STATES = State.values();
     private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
 
-    // The state word: the State ordinal in the low 3 bits, then the cancelled flag, then a
-    // constant bit saying a cancel poll must be asked, so isCancelled() is one read, then a
-    // bit saying the cancel was made while no run was going (IDLE or STOPPED), so the next
-    // start begins cancelled; it is set only with CANCELLED and only in IDLE or STOPPED.
-    private static final int STATE_MASK = 0b111;
-    private static final int IDLE = 0;
-    private static final int RUNNING = 1;
-    private static final int PAUSED = 2;
-    private static final int STOPPING = 3;
-    private static final int STOPPED = 4;
-    private static final int CANCELLED = 1 << 3;
-    private static final int POLL = 1 << 4;
-    private static final int NO_RUN_CANCEL = 1 << 5;
-
-    private final String name;
-    private final Ticker ticker;
-    private final Clock clock;
-    private final @Nullable BooleanSupplier cancelPoll;
     /** The RunState this one is a child of; a start while it is cancelled begins cancelled. */
     private final @Nullable RunState parent;
-    /** Guards transitions, the waiter list and child registration; never held while parked. */
-    private final ReentrantLock lock = new ReentrantLock();
-    /** Threads parked in a wait; a transition that may end a wait takes them all. */
-    private final RunStateWaiters waiters = new RunStateWaiters(this, lock);
-
-    /** State ordinal | CANCELLED | POLL. Written under lock, read without it. */
-    private volatile int state;
-    /** Timing of the current or last run; written under lock before the state. */
-    private volatile RunTimes times = RunTimes.INITIAL;
-    private final RunStateListeners listeners = new RunStateListeners();
-    /** Copy-on-write, weakly held; written under lock. */
-    private volatile ChildRef[] children = RunStateTree.NO_CHILDREN;
-    /** Counts starts, so run() stops only the run it started. Written under lock. */
-    private volatile long runs;
-    /** The last run whose stop listeners have all returned. Written under lock. */
-    private volatile long stopsDone;
+    /** Weakly held, replaced whole under lock. */
+    private volatile RunStateTree<RunState> children = RunStateTree.empty();
+    /** The start, cancel and stop listeners; guarded by lock. */
+    private final RunStateEvents<RunState> events = new RunStateEvents<>(this, name, log);
 
     /** Creates an idle RunState with a generated name, the system ticker and UTC clock. */
     public RunState() {
@@ -188,12 +156,8 @@ public final class RunState {
 
     private RunState(String name, Ticker ticker, Clock clock, @Nullable BooleanSupplier cancelPoll,
             @Nullable RunState parent) {
-        this.name = name;
+        super(name, ticker, clock, cancelPoll);
         this.parent = parent;
-        this.ticker = ticker;
-        this.clock = clock;
-        this.cancelPoll = cancelPoll;
-        this.state = IDLE | (cancelPoll == null ? 0 : POLL);
     }
 
     /**
@@ -233,30 +197,25 @@ public final class RunState {
      * before rethrowing it.
      */
     private long startRun(boolean forBody) {
-        RunStateListeners.Entry[] toCall;
         long run;
+        ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st != IDLE && st != STOPPED) {
+            int ph = phase();
+            if (ph != IDLE && ph != STOPPED) {
                 if (!forBody) {
-                    throw illegal("start()", s);
+                    throw illegal("start()");
                 }
                 return 0L;
             }
-            times = times.started(ticker.read(), clock.instant());
-            run = ++runs;
             RunState p = parent;
-            boolean parentCancelled = p != null && (p.state & CANCELLED) != 0;
-            boolean beginCancelled = (s & NO_RUN_CANCEL) != 0 || parentCancelled;
-            int begin = beginCancelled ? STOPPING | CANCELLED : RUNNING;
-            state = begin | (s & POLL);
-            toCall = listeners.snapshot();
+            run = beginRun(p != null && p.cancelFlagSet());
+            calls = events.queue(Event.START);
         } finally {
             lock.unlock();
         }
-        Error error = RunStateListeners.fire(toCall, Event.START, this, null);
+        // A start ends no wait: a start that begins cancelled found the flag already set.
+        Error error = RunStateEvents.dispatch(calls, null);
         if (error != null) {
             if (forBody) {
                 cancelAndStop(run, error);
@@ -282,30 +241,19 @@ public final class RunState {
      *     cancel listener has run
      */
     public void cancel() {
-        RunStateListeners.Entry[] toCall;
-        Waiter[] toWake;
+        ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == IDLE || st == STOPPED) {
-                if ((s & NO_RUN_CANCEL) != 0) {
-                    return;
-                }
-                state = s | CANCELLED | NO_RUN_CANCEL; // kept for the next start
-            } else if ((s & CANCELLED) != 0) {
-                return; // STOPPING
-            } else {
-                state = STOPPING | CANCELLED | (s & POLL);
+            if (!markCancelled()) {
+                return;
             }
-            toWake = waiters.take();
-            toCall = listeners.snapshot();
+            calls = events.queue(Event.CANCEL);
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
-        Error error = RunStateTree.cancelAll(children);
-        error = RunStateListeners.fire(toCall, Event.CANCEL, this, error);
+        wakeWaiters();
+        Error error = children.forEachLive(RunState::cancel);
+        error = RunStateEvents.dispatch(calls, error);
         if (error != null) {
             throw error;
         }
@@ -322,12 +270,11 @@ public final class RunState {
     public void pause() {
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == RUNNING) {
-                state = PAUSED | (s & ~STATE_MASK);
-            } else if (st != PAUSED) {
-                throw illegal("pause()", s);
+            int ph = phase();
+            if (ph == RUNNING) {
+                runningToPaused();
+            } else if (ph != PAUSED) {
+                throw illegal("pause()");
             }
         } finally {
             lock.unlock();
@@ -342,70 +289,63 @@ public final class RunState {
      *     {@code STOPPED}
      */
     public void resume() {
-        Waiter[] toWake = RunStateWaiters.NONE;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == PAUSED) {
-                state = RUNNING | (s & ~STATE_MASK);
-                toWake = waiters.take();
-            } else if (st != RUNNING) {
-                throw illegal("resume()", s);
+            int ph = phase();
+            if (ph == RUNNING) {
+                return;
             }
+            if (ph != PAUSED) {
+                throw illegal("resume()");
+            }
+            pausedToRunning();
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
+        wakeWaiters();
     }
 
     /**
      * Stops: from {@code RUNNING}, {@code PAUSED} or {@code STOPPING} to {@code STOPPED}.
-     * Records the stop time, adds the run to the total time, runs the stop listeners in
-     * this thread, then wakes {@code awaitStopped} (and a shutdown hook waiting for the
-     * stop). The cancelled flag is kept.
+     * Records the stop time, adds the run to the total time, releases the pause waits, runs
+     * the stop listeners in this thread, then wakes {@code join} (and a shutdown hook
+     * waiting for the stop). The cancelled flag is kept.
      *
      * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
      *     {@code "indexer: stop() while IDLE"}
      * @throws Error the first Error a stop listener threw, once the state is
-     *     {@code STOPPED}, every stop listener has run and {@code awaitStopped} is woken
+     *     {@code STOPPED}, every stop listener has run and {@code join} is woken
      */
     public void stop() {
         if (!stopRun(0L)) {
-            throw illegal("stop()", state);
+            throw illegal("stop()");
         }
     }
 
     /** Stops run {@code run} (any run if 0); returns false, changing nothing, if not running. */
     private boolean stopRun(long run) {
-        RunStateListeners.Entry[] toCall;
-        Waiter[] toWake;
         long stopped;
+        ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            int s = state;
-            int st = s & STATE_MASK;
-            if (st == IDLE || st == STOPPED || (run != 0L && run != runs)) {
+            int ph = phase();
+            if (ph == IDLE || ph == STOPPED || (run != 0L && run != currentRun())) {
                 return false;
             }
-            times = times.stopped(ticker.read(), clock.instant());
-            state = STOPPED | (s & ~STATE_MASK);
-            stopped = runs;
-            toWake = waiters.take(); // releases pauses now; awaitStopped once the listeners ran
-            toCall = listeners.snapshot();
+            stopped = endRun();
+            calls = events.queue(Event.STOP);
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
-        Error error = RunStateListeners.fire(toCall, Event.STOP, this, null);
+        wakeWaiters(); // the pause waits end now, join once the stop listeners have run
+        Error error = RunStateEvents.dispatch(calls, null);
         lock.lock();
         try {
-            stopsDone = Math.max(stopsDone, stopped);
-            toWake = waiters.take();
+            stopListenersReturned(stopped);
         } finally {
             lock.unlock();
         }
-        RunStateWaiters.unparkAll(toWake);
+        wakeWaiters();
         if (error != null) {
             throw error;
         }
@@ -420,324 +360,10 @@ public final class RunState {
      * @return the state
      */
     public State state() {
-        return STATES[state & STATE_MASK];
-    }
-
-    /**
-     * Returns whether this RunState is cancelled: a single volatile read. If a cancel poll
-     * was configured and the flag is not set, asks the poll too; when the poll says true,
-     * this thread {@linkplain #cancel() cancels} (running the cancel listeners), so the
-     * RunState stays cancelled until the next {@code start()}.
-     *
-     * @return true if cancelled since the last start, or while no run is going
-     * @throws RuntimeException if the cancel poll throws, as itself
-     * @throws Error if the poll said true and that cancel threw one (see {@link #cancel()})
-     */
-    public boolean isCancelled() {
-        int s = state;
-        if ((s & (CANCELLED | POLL)) == 0) {
-            return false; // the polling loop's path: one read, one test
-        }
-        return (s & CANCELLED) != 0 || pollCancelled();
-    }
-
-    private boolean pollCancelled() {
-        BooleanSupplier poll = cancelPoll;
-        if (poll == null) {
-            throw new AssertionError("POLL bit without a poll: " + state);
-        }
-        if (!poll.getAsBoolean()) {
-            return false;
-        }
-        cancel();
-        return true;
-    }
-
-    /**
-     * Returns whether a run is under way: the state is {@code RUNNING}, {@code PAUSED} or
-     * {@code STOPPING}. Never blocks.
-     *
-     * @return true while started and not yet stopped
-     */
-    public boolean isRunning() {
-        int st = state & STATE_MASK;
-        return st == RUNNING || st == PAUSED || st == STOPPING;
-    }
-
-    /**
-     * Returns whether the state is {@code STOPPING}. Never blocks.
-     *
-     * @return true if cancelled while running and not yet stopped
-     */
-    public boolean isStopping() {
-        return (state & STATE_MASK) == STOPPING;
-    }
-
-    /**
-     * Returns whether the state is {@code PAUSED}. Never blocks.
-     *
-     * @return true if paused
-     */
-    public boolean isPaused() {
-        return (state & STATE_MASK) == PAUSED;
-    }
-
-    /**
-     * Returns whether the state is {@code STOPPED}. Never blocks.
-     *
-     * @return true if stopped
-     */
-    public boolean isStopped() {
-        return (state & STATE_MASK) == STOPPED;
-    }
-
-    /**
-     * Returns whether the state is {@code IDLE} (never started). Never blocks.
-     *
-     * @return true if never started
-     */
-    public boolean isIdle() {
-        return (state & STATE_MASK) == IDLE;
-    }
-
-    /**
-     * Returns the name given at construction.
-     *
-     * @return the name
-     */
-    public String name() {
-        return name;
-    }
-
-    // ---------------------------------------------------------------- timing
-
-    /**
-     * Returns when the current or last run started, from the clock. Never blocks.
-     *
-     * @return the start time, or empty before the first start
-     */
-    public Optional<Instant> startTime() {
-        return Optional.ofNullable(times.startTime);
-    }
-
-    /**
-     * Returns when the last run stopped, from the clock. Never blocks.
-     *
-     * @return the stop time, or empty before the first stop and while running
-     */
-    public Optional<Instant> stopTime() {
-        return Optional.ofNullable(times.stopTime);
-    }
-
-    /**
-     * Returns the length of the current run so far (while {@code RUNNING}, {@code PAUSED}
-     * or {@code STOPPING}, paused time included) or of the last run once stopped, from the
-     * ticker. Never blocks.
-     *
-     * @return the run time; zero before the first start
-     */
-    public Duration runTime() {
-        RunTimes t = times;
-        return Duration.ofNanos(t.running ? t.runNanos(ticker.read()) : t.lastRunNanos);
-    }
-
-    /**
-     * Returns the length of all runs together, the current one included. Never blocks.
-     *
-     * @return the total run time; zero before the first start
-     */
-    public Duration totalTime() {
-        RunTimes t = times;
-        long current = t.running ? t.runNanos(ticker.read()) : 0L;
-        return Duration.ofNanos(RunTimes.saturatedAdd(t.pastRunsNanos, current));
-    }
-
-    // ---------------------------------------------------------------- waiting
-
-    /**
-     * Throws if cancelled; while paused (and not cancelled), first blocks until resumed,
-     * cancelled or stopped. The pause wait is not interruptible: an interrupt received
-     * during it is kept and the thread's interrupt flag is set again before returning.
-     *
-     * @throws CancellationException if cancelled, with the message {@code "indexer: cancelled"}
-     */
-    public void throwIfCancelled() {
-        awaitNotPaused();
-        if (isCancelled()) {
-            throw new CancellationException(name + ": cancelled");
-        }
-    }
-
-    /**
-     * Sleeps up to {@code duration}, waking at once when cancelled (no polling steps). If
-     * paused when the time is up, keeps sleeping until resumed, cancelled or stopped.
-     *
-     * @param duration how long to sleep; huge values mean practically forever
-     * @return false at once if cancelled before or during the sleep; true if it slept the
-     *     whole time
-     * @throws InterruptedException if the thread is interrupted on entry (even if already
-     *     cancelled) or while sleeping, with the message
-     *     {@code "indexer: interrupted in sleep()"}; the state is unchanged and the
-     *     interrupt flag is clear
-     * @throws NullPointerException if {@code duration} is null
-     * @throws IllegalArgumentException if {@code duration} is negative
-     */
-    public boolean sleep(Duration duration) throws InterruptedException {
-        long nanos = Checks.waitNanos(duration, "duration");
-        waiters.throwIfInterrupted("sleep()");
-        if (isCancelled()) {
-            return false;
-        }
-        if (nanos > 0L && awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "sleep()")) {
-            return false;
-        }
-        awaitUntil(UNTIL_NOT_PAUSED, 0L, false, 0L, "sleep()");
-        return (state & CANCELLED) == 0;
-    }
-
-    /**
-     * Waits until cancelled or until the timeout elapses.
-     *
-     * @param timeout how long to wait at most; huge values mean practically forever
-     * @return true if cancelled (at once if already cancelled), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted on entry (even if already
-     *     cancelled) or while waiting, with the message
-     *     {@code "indexer: interrupted in awaitCancellation()"}; the state is unchanged and
-     *     the interrupt flag is clear
-     * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if {@code timeout} is negative
-     */
-    public boolean awaitCancellation(Duration timeout) throws InterruptedException {
-        long nanos = Checks.waitNanos(timeout, "timeout");
-        waiters.throwIfInterrupted("awaitCancellation()");
-        return isCancelled()
-                || awaitUntil(UNTIL_CANCELLED, 0L, true, nanos, "awaitCancellation()");
-    }
-
-    /**
-     * Waits until the run going now (or, if none is going, the next run) has stopped and its
-     * stop listeners have returned, or until the timeout elapses. A stop followed at once by
-     * the next {@code start()} still ends the wait: the wait is for that run's stop, not for
-     * a moment in which the state reads {@code STOPPED}. (A stop listener must therefore not
-     * wait here for its own RunState.)
-     *
-     * <p><b>Blocking and interrupts.</b> Throws {@link InterruptedException} if the thread is
-     * interrupted on entry, even if already stopped, or while it waits.
-     *
-     * @param timeout how long to wait at most; huge values mean practically forever
-     * @return true if stopped (at once if already stopped), false if the time elapsed
-     * @throws InterruptedException if the thread is interrupted before or while waiting,
-     *     with the message {@code "indexer: interrupted in awaitStopped()"}; the state is
-     *     unchanged and the interrupt flag is clear
-     * @throws NullPointerException if {@code timeout} is null
-     * @throws IllegalArgumentException if {@code timeout} is negative
-     */
-    public boolean awaitStopped(Duration timeout) throws InterruptedException {
-        long nanos = Checks.waitNanos(timeout, "timeout");
-        waiters.throwIfInterrupted("awaitStopped()");
-        long target;
-        lock.lock();
-        try {
-            // The run to wait for: the one going now (or whose stop listeners still run), or
-            // the next one if none has started since the last stop finished.
-            int st = state & STATE_MASK;
-            boolean noRunGoing = (st == IDLE || st == STOPPED) && stopsDone == runs;
-            if (noRunGoing && st == STOPPED) {
-                return true;
-            }
-            target = noRunGoing ? runs + 1 : runs;
-        } finally {
-            lock.unlock();
-        }
-        return awaitUntil(UNTIL_STOPPED, target, true, nanos, "awaitStopped()");
-    }
-
-    // What a wait waits for, as reached(until, arg) tests it.
-    /** Cancelled; package-private for RunStateWaitersTest. */
-    static final int UNTIL_CANCELLED = 0;
-    private static final int UNTIL_STOPPED = 1;
-    /** For the shutdown hook ({@link RunStateTree}): stopped or idle, stop listeners returned. */
-    static final int UNTIL_NOT_RUNNING = 2;
-    private static final int UNTIL_NOT_PAUSED = 3;
-
-    /**
-     * Whether the wait {@code until} is over. Lock-free: volatile reads only. Called by
-     * {@link RunStateWaiters} with and without the lock.
-     */
-    boolean reached(int until, long arg) {
-        int s = state;
-        switch (until) {
-            case UNTIL_CANCELLED:
-                return (s & CANCELLED) != 0;
-            case UNTIL_STOPPED: // arg: the run whose finished stop ends the wait
-                return stopsDone >= arg;
-            case UNTIL_NOT_RUNNING:
-                return ((s & STATE_MASK) == STOPPED || (s & STATE_MASK) == IDLE) && stopsDone == runs;
-            case UNTIL_NOT_PAUSED:
-                return (s & (STATE_MASK | CANCELLED)) != PAUSED;
-            default:
-                throw new AssertionError("until: " + until);
-        }
-    }
-
-    /**
-     * Parks until {@code reached(until, arg)}; see {@link RunStateWaiters#awaitUntil}. Also
-     * called by the shutdown hook ({@link RunStateTree}).
-     *
-     * @param interruptibleIn the public method that waits, named in the
-     *     InterruptedException's message, or null if the wait is not interruptible
-     * @throws InterruptedException if {@code interruptibleIn} is not null and the thread is
-     *     interrupted
-     */
-    boolean awaitUntil(int until, long arg, boolean timed, long nanos,
-            @Nullable String interruptibleIn) throws InterruptedException {
-        return waiters.awaitUntil(until, arg, timed, nanos, interruptibleIn);
-    }
-
-    /** Waits, not interruptibly, while PAUSED and not cancelled. */
-    private void awaitNotPaused() {
-        if ((state & (STATE_MASK | CANCELLED)) != PAUSED) {
-            return;
-        }
-        try {
-            awaitUntil(UNTIL_NOT_PAUSED, 0L, false, 0L, null);
-        } catch (InterruptedException e) {
-            throw new AssertionError("uninterruptible wait threw", e);
-        }
+        return STATES[phase()];
     }
 
     // ---------------------------------------------------------------- running a body
-
-    /**
-     * Returns a view of {@code items} that ends early once this RunState is cancelled:
-     * each {@code hasNext()} first waits out a pause (as {@link #throwIfCancelled()}
-     * does), then returns false if cancelled.
-     *
-     * @param items the items to go through
-     * @param <T> the item type
-     * @return an iterable over {@code items} until cancelled
-     * @throws NullPointerException if {@code items} is null
-     */
-    public <T> Iterable<T> iterate(Iterable<T> items) {
-        Objects.requireNonNull(items, "items");
-        return () -> new Iterator<T>() {
-            private final Iterator<T> it = items.iterator();
-
-            @Override
-            public boolean hasNext() {
-                awaitNotPaused();
-                return !isCancelled() && it.hasNext();
-            }
-
-            @Override
-            public T next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException(name + ": no more items or cancelled");
-                }
-                return it.next();
-            }
-        };
-    }
 
     /**
      * Runs {@code body} as one run: starts, runs the body, and always stops that run (unless
@@ -816,12 +442,12 @@ public final class RunState {
         try {
             cancel();
         } catch (Error e) {
-            Checks.firstFailure(failure, e);
+            Failures.firstFailure(failure, e);
         }
         try {
             stopRun(run);
         } catch (Error e) {
-            Checks.firstFailure(failure, e);
+            Failures.firstFailure(failure, e);
         }
     }
 
@@ -832,12 +458,8 @@ public final class RunState {
      * begins cancelled (see "Cancel before start" in the class documentation) runs it too,
      * with the state already {@code STOPPING}.
      *
-     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
-     * others still run. One that throws an {@link Error} does not stop the others or the
-     * transition either; the first Error is then rethrown to the thread that made the
-     * transition, from the method it called, with later ones suppressed on it.
-     *
-     * @param listener called with this RunState
+     * @param listener called with this RunState; see <b>Listeners</b> in the class
+     *     documentation for order and failures
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
      */
@@ -850,12 +472,8 @@ public final class RunState {
      * cancelling thread: once per cancel, never again when a start begins cancelled because
      * of it.
      *
-     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
-     * others still run. One that throws an {@link Error} does not stop the others or the
-     * transition either; the first Error is then rethrown to the thread that made the
-     * transition, from the method it called, with later ones suppressed on it.
-     *
-     * @param listener called with this RunState
+     * @param listener called with this RunState; see <b>Listeners</b> in the class
+     *     documentation for order and failures
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
      */
@@ -866,19 +484,10 @@ public final class RunState {
     /**
      * Adds a listener run after each {@link #stop()}, on the stopping thread. An Error it
      * throws reaches the caller of {@code stop()} (or of {@code run}/{@code call}) after
-     * {@code awaitStopped} has been woken.
+     * the pause waits have been released.
      *
-     * <p>A listener that throws a {@link RuntimeException} is logged (slf4j, warn) and the
-     * others still run. One that throws an {@link Error} does not stop the others or the
-     * transition either; the first Error is then rethrown to the thread that made the
-     * transition, from the method it called, with later ones suppressed on it.
-     *
-     * <p>For all three kinds: listeners run in registration order, exactly once per
-     * transition, after the state changed and outside any lock. A listener added during a
-     * transition is not called for it; one removed during a transition is called at most
-     * once.
-     *
-     * @param listener called with this RunState
+     * @param listener called with this RunState; see <b>Listeners</b> in the class
+     *     documentation for order and failures
      * @return a registration whose {@code close()} removes the listener
      * @throws NullPointerException if {@code listener} is null
      */
@@ -887,7 +496,13 @@ public final class RunState {
     }
 
     private Registration addListener(Event event, Consumer<RunState> listener) {
-        return listeners.add(event, Objects.requireNonNull(listener, "listener"));
+        Objects.requireNonNull(listener, "listener");
+        lock.lock();
+        try {
+            return events.add(event, listener);
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ---------------------------------------------------------------- shutdown, children
@@ -910,7 +525,7 @@ public final class RunState {
      * {@code stop()} has returned, stop listeners included), logging a warning if it is
      * still running then. The JVM exits when
      * every hook has returned, so the wait gives the loop time to finish its work. An
-     * {@link Error} from the cancel (a cancel listener's or a child's) does not skip the
+     * interrupt of the hook's thread ends the wait. An {@link Error} from the cancel (a cancel listener's or a child's) does not skip the
      * wait: the hook rethrows it once the wait is over, so the hook thread's
      * uncaught-exception handler reports it (the JVM's default prints it to
      * {@code System.err}).
@@ -923,7 +538,33 @@ public final class RunState {
      * @throws IllegalStateException if the JVM is already shutting down
      */
     public Registration cancelOnShutdown(Duration maxWait) {
-        return RunStateTree.cancelOnShutdown(this, Checks.waitNanos(maxWait, "maxWait"));
+        long nanos = Checks.waitNanos(maxWait, "maxWait");
+        return RunStateTree.onShutdown("refkit-shutdown-" + name, () -> cancelAndAwaitStop(nanos));
+    }
+
+    /**
+     * The shutdown hook's body: cancels, then waits up to {@code nanos} until no run is
+     * going, logging a warning if one still is. An interrupt ends the wait and sets the
+     * flag again. An Error from the cancel is rethrown once the wait is over.
+     */
+    void cancelAndAwaitStop(long nanos) {
+        Error error = null;
+        try {
+            cancel();
+        } catch (Error e) {
+            error = e;
+        }
+        try {
+            if (!awaitNoRunGoing(nanos)) {
+                log.warn("{}: still {} {} after the shutdown cancel", name, state(),
+                        Duration.ofNanos(nanos));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (error != null) {
+            throw error;
+        }
     }
 
     /**
@@ -945,11 +586,11 @@ public final class RunState {
                 this::isCancelled, this);
         lock.lock();
         try {
-            children = RunStateTree.adding(children, child);
+            children = children.with(child);
         } finally {
             lock.unlock();
         }
-        if ((state & CANCELLED) != 0) {
+        if (cancelFlagSet()) {
             child.cancel();
         }
         return child;
@@ -962,15 +603,15 @@ public final class RunState {
      */
     @Override
     public String toString() {
-        int s = state;
-        return "RunState[" + name + "]{" + STATES[s & STATE_MASK] + ", cancelled="
-                + ((s & CANCELLED) != 0) + ", runTime=" + runTime() + "}";
+        int s = stateWord();
+        return "RunState[" + name + "]{" + STATES[phaseOf(s)] + ", cancelled=" + cancelledIn(s)
+                + ", runTime=" + runTime() + "}";
     }
 
     // ---------------------------------------------------------------- internals
 
-    private IllegalStateException illegal(String event, int s) {
-        return new IllegalStateException(name + ": " + event + " while " + STATES[s & STATE_MASK]);
+    private IllegalStateException illegal(String event) {
+        return new IllegalStateException(name + ": " + event + " while " + state());
     }
 
     /** Builds a {@link RunState} with a custom ticker, clock or cancel poll. */

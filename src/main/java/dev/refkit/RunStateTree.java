@@ -1,128 +1,111 @@
 package dev.refkit;
 
+import dev.refkit.internal.Failures;
 import java.lang.ref.WeakReference;
-import java.time.Duration;
 import java.util.Arrays;
+import java.util.Objects;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * How a cancel reaches a {@link RunState} from outside its own callers: from its parent,
- * through the parent's weakly held children ({@link RunState#child(String)}), and from the
- * JVM's shutdown, through the hook {@link RunState#cancelOnShutdown(Duration)} registers.
- * Static helpers only: the children array stays a field of the RunState, so a RunState
- * costs no more than before, and this class holds no state of its own.
+ * The two ways a cancel reaches a run from outside its own callers: an immutable list of
+ * weakly held children, which a parent's cancel goes through, and a JVM shutdown hook.
+ * Knows nothing of the class that uses it: the children are any {@code T}, the hook any
+ * {@link Runnable}.
  *
- * <p><b>Thread safety.</b> Every method may be called from any thread. The children array
- * is copy-on-write: {@link #adding} builds a new array from the old one and the RunState
- * writes it under its lock, so two registrations never lose one; {@link #cancelAll} reads
- * one array and takes no lock. The shutdown hook calls the RunState's own {@code cancel()}
- * and waits like {@code awaitStopped}, with no lock held while it waits.
+ * <p><b>Thread safety.</b> A {@code RunStateTree} is immutable: {@link #with} returns a new
+ * list, so an owner that keeps the list in a volatile field, replaced under its lock, never
+ * loses an addition, and {@link #forEachLive} reads one list without any lock. A child
+ * nobody else refers to any more is dropped from the next list {@link #with} builds.
  *
- * <p><b>Memory consistency effects.</b> A child added under the parent's lock is in the
- * array any later cancel of the parent reads (the array field is volatile); a cancel the
- * child missed because it came first is caught by {@code child()}, which cancels the new
- * child when the parent is already cancelled.
+ * <p><b>Memory consistency effects.</b> Those of the owner's volatile field: a child added
+ * before the field is written is seen by every {@link #forEachLive} on a list read after.
+ *
+ * @param <T> the type of the children
  */
-final class RunStateTree {
+final class RunStateTree<T> {
 
-    /** Same logger as RunState, so the shutdown warning keeps its name. */
-    private static final Logger log = LoggerFactory.getLogger(RunState.class);
+    private static final RunStateTree<Object> EMPTY = new RunStateTree<>(newRefs(0));
 
-    /** The children of a RunState that never made one. */
-    static final ChildRef[] NO_CHILDREN = {};
+    /** The children, oldest first; package-private so that a test may clear one. */
+    final WeakReference<T>[] refs;
 
-    private RunStateTree() {}
+    private RunStateTree(WeakReference<T>[] refs) {
+        this.refs = refs;
+    }
 
     /**
-     * Returns {@code old} with {@code child} added and the children nobody refers to any
-     * more left out; {@code old} is not changed. Call it under the parent's lock and write
-     * the result to the parent's children field.
+     * The list of no children.
+     *
+     * @param <T> the type of the children
+     * @return the empty list
      */
-    static ChildRef[] adding(ChildRef[] old, RunState child) {
+    @SuppressWarnings("unchecked")
+    static <T> RunStateTree<T> empty() {
+        return (RunStateTree<T>) EMPTY;
+    }
+
+    /**
+     * Returns a list with the children of this one still referred to, then {@code child};
+     * this list is not changed.
+     */
+    RunStateTree<T> with(T child) {
+        WeakReference<T>[] next = newRefs(refs.length + 1);
         int live = 0;
-        ChildRef[] next = new ChildRef[old.length + 1];
-        for (ChildRef ref : old) {
+        for (WeakReference<T> ref : refs) {
             if (ref.get() != null) {
                 next[live++] = ref;
             }
         }
-        next[live++] = new ChildRef(child);
-        return live == next.length ? next : Arrays.copyOf(next, live);
+        next[live++] = new WeakReference<>(Objects.requireNonNull(child, "child"));
+        return new RunStateTree<>(live == next.length ? next : Arrays.copyOf(next, live));
     }
 
     /**
-     * Cancels every child still referred to, in this thread; call it without any lock. An
-     * {@link Error} from a child's cancel (its listeners' or its own children's) does not stop
-     * the other children being cancelled: the first is returned, later ones suppressed on it.
+     * Applies {@code action} to every child still referred to, oldest first, in this thread;
+     * call it without any lock. An {@link Error} from one child does not stop the others:
+     * the first is returned, later ones suppressed on it. A {@link RuntimeException} is
+     * thrown at once, as itself.
      *
-     * @return the first Error a child's cancel threw, or null
+     * @return the first Error {@code action} threw, or null
      */
-    static @Nullable Error cancelAll(ChildRef[] children) {
+    @Nullable Error forEachLive(Consumer<? super T> action) {
         Error first = null;
-        for (ChildRef ref : children) {
-            RunState child = ref.get();
+        for (WeakReference<T> ref : refs) {
+            T child = ref.get();
             if (child != null) {
                 try {
-                    child.cancel();
+                    action.accept(child);
                 } catch (Error e) {
-                    first = Checks.firstFailure(first, e);
+                    first = Failures.firstFailure(first, e);
                 }
             }
         }
         return first;
     }
 
+    @SuppressWarnings("unchecked")
+    private static <T> WeakReference<T>[] newRefs(int length) {
+        return (WeakReference<T>[]) new WeakReference<?>[length];
+    }
+
     /**
-     * Registers the JVM shutdown hook of {@link RunState#cancelOnShutdown(Duration)}: it
-     * cancels {@code run} and waits up to {@code nanos} until it is no longer running.
+     * Registers a JVM shutdown hook that runs {@code body} on a new thread named
+     * {@code threadName}.
      *
+     * @return a registration whose {@code close()} removes the hook; idempotent, and doing
+     *     nothing once the JVM is shutting down
      * @throws IllegalStateException if the JVM is already shutting down
      */
-    static RunState.Registration cancelOnShutdown(RunState run, long nanos) {
-        Thread hook = new Thread(() -> cancelAndWait(run, nanos), "refkit-shutdown-" + run.name());
+    static Registration onShutdown(String threadName, Runnable body) {
+        Thread hook = new Thread(body, threadName);
         Runtime.getRuntime().addShutdownHook(hook);
         return () -> {
             try {
-                Runtime.getRuntime().removeShutdownHook(hook);
+                Runtime.getRuntime().removeShutdownHook(hook); // false once removed
             } catch (IllegalStateException shuttingDown) {
                 // the hook is running or about to: nothing left to remove
             }
         };
-    }
-
-    /**
-     * The hook's body; an interrupt ends the wait and sets the interrupt flag again. An
-     * {@link Error} from the cancel (a cancel listener's or a child's) does not skip the wait:
-     * it is rethrown once the wait is over, so the hook thread's uncaught-exception handler
-     * reports it (the JVM's default prints it to {@code System.err}).
-     */
-    static void cancelAndWait(RunState run, long nanos) {
-        Error error = null;
-        try {
-            run.cancel();
-        } catch (Error e) {
-            error = e;
-        }
-        try {
-            if (!run.awaitUntil(RunState.UNTIL_NOT_RUNNING, 0L, true, nanos,
-                    "cancelOnShutdown()")) {
-                log.warn("{}: still {} {} after the shutdown cancel", run.name(), run.state(),
-                        Duration.ofNanos(nanos));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (error != null) {
-            throw error;
-        }
-    }
-
-    /** A weakly held child, so a child nobody refers to any more is dropped. */
-    static final class ChildRef extends WeakReference<RunState> {
-        ChildRef(RunState child) {
-            super(child);
-        }
     }
 }

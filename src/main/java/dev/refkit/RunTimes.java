@@ -4,7 +4,7 @@ import java.time.Instant;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The timing of a {@link RunState}'s current or last run: immutable, replaced whole at each
+ * The timing of the current or last run of a run state: immutable, replaced whole at each
  * start and stop so a reader always sees one consistent snapshot.
  */
 final class RunTimes {

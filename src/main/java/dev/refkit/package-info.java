@@ -12,6 +12,27 @@
  *
  * <p>Every type is null-hostile unless a parameter or return value is marked
  * {@code @Nullable}: a null argument throws {@link java.lang.NullPointerException} naming it.
+ *
+ * <h2 id="interrupts">Interrupts and timeouts</h2>
+ * Every method of this package that may block follows one rule, and its documentation
+ * refers here:
+ * <ul>
+ *   <li>A method that declares {@link java.lang.InterruptedException} checks the thread's
+ *       interrupt flag first, on entry, before it looks at what it waits for: if the flag is
+ *       set, it throws at once, even if it would not have had to wait (as
+ *       {@code CountDownLatch.await()} does).</li>
+ *   <li>Interrupted while it waits, it throws {@code InterruptedException} with the flag
+ *       cleared and leaves the object as if the wait had never begun.</li>
+ *   <li>The message is {@code "NAME: interrupted in METHOD"}, naming the object and the
+ *       method, such as {@code "indexer: interrupted in sleep()"}.</li>
+ *   <li>A wait that declares no {@code InterruptedException} (such as
+ *       {@code MultiOpen.open()} or the pause wait of {@code RunState.throwIfCancelled()})
+ *       keeps waiting through an interrupt and returns with the flag set.</li>
+ *   <li>A timeout is the longest wait, counted from the call; the time left is recomputed
+ *       on every wake-up, so early wake-ups neither shorten nor lengthen it. A zero timeout
+ *       does not wait, and huge values such as {@code Duration.ofSeconds(Long.MAX_VALUE)}
+ *       mean practically forever.</li>
+ * </ul>
  */
 @NullMarked
 package dev.refkit;

@@ -337,7 +337,7 @@ final class RunStateAttackTest {
             rounds++;
             assertNull(failure.get());
             assertEquals(State.STOPPED, rs.state(), "round " + rounds);
-            assertTrue(rs.awaitStopped(Duration.ZERO));
+            assertTrue(rs.join(Duration.ZERO));
         }
         quit.set(true);
         go.await(20, TimeUnit.SECONDS);
@@ -350,10 +350,10 @@ final class RunStateAttackTest {
         assertTrue(done.length == 1);
     }
 
-    /** Same, with a pauser thread mixing in pause/resume and an awaitStopped racer. */
+    /** Same, with a pauser thread mixing in pause/resume and an join racer. */
     @Test
     @Timeout(60)
-    void stress_runVsCancel_withPauseAndAwaitStopped() throws Exception {
+    void stress_runVsCancel_withPauseAndJoin() throws Exception {
         RunState rs = new RunState("s");
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicBoolean quit = new AtomicBoolean();
@@ -388,7 +388,7 @@ final class RunStateAttackTest {
             });
             TestThreads.Call waiter = TestThreads.startCall(() -> {
                 TestThreads.await(started);
-                assertTrue(rs.awaitStopped(Duration.ofSeconds(20)), "awaitStopped");
+                assertTrue(rs.join(Duration.ofSeconds(20)), "join");
                 return null;
             });
             rs.cancel();
@@ -489,7 +489,7 @@ final class RunStateAttackTest {
         assertNull(sleeper.join());
         rs.cancel(); // no-op now, no Error
         rs.stop();
-        assertTrue(rs.awaitStopped(Duration.ZERO));
+        assertTrue(rs.join(Duration.ZERO));
     }
 
     @Test
@@ -564,10 +564,10 @@ final class RunStateAttackTest {
         assertEquals(State.STOPPED, rs.state());
         assertEquals(1, cancels.get());
         assertEquals(1, stops.get());
-        assertTrue(rs.awaitStopped(Duration.ZERO));
+        assertTrue(rs.join(Duration.ZERO));
         // the cancel belonged to that run: the next start is clean (run() made the cancel in RUNNING)
         AtomicReference<State> st = new AtomicReference<>();
-        RunState.Registration r = rs.onStart(x -> st.set(x.state()));
+        Registration r = rs.onStart(x -> st.set(x.state()));
         assertThrows(Boom.class, rs::start);
         assertEquals(State.RUNNING, st.get());
         r.close();
@@ -642,7 +642,7 @@ final class RunStateAttackTest {
         });
         assertThrows(Boom.class, () -> rs.call(() -> 42));
         assertEquals(State.STOPPED, rs.state());
-        assertTrue(rs.awaitStopped(Duration.ZERO));
+        assertTrue(rs.join(Duration.ZERO));
     }
 
     @Test
@@ -676,7 +676,7 @@ final class RunStateAttackTest {
     }
 
     @Test
-    void errorListenerAndBlockingStopListener_awaitStoppedWaitsForListeners() throws Exception {
+    void errorListenerAndBlockingStopListener_joinWaitsForListeners() throws Exception {
         RunState rs = new RunState("e");
         CountDownLatch inBlocker = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -698,13 +698,13 @@ final class RunStateAttackTest {
         });
         TestThreads.await(inBlocker);
         assertEquals(State.STOPPED, rs.state());
-        assertFalse(rs.awaitStopped(Duration.ofMillis(100)), "a stop listener is still running");
-        TestThreads.Call waiter = TestThreads.startCall(() -> rs.awaitStopped(FOREVER));
+        assertFalse(rs.join(Duration.ofMillis(100)), "a stop listener is still running");
+        TestThreads.Call waiter = TestThreads.startCall(() -> rs.join(FOREVER));
         TestThreads.awaitParked(waiter.thread);
         release.countDown();
         assertInstanceOf(Boom.class, stopper.join());
         assertNull(waiter.join());
-        assertTrue(rs.awaitStopped(Duration.ZERO));
+        assertTrue(rs.join(Duration.ZERO));
     }
 
     @Test
@@ -712,7 +712,7 @@ final class RunStateAttackTest {
         RunState rs = new RunState("e");
         AtomicInteger added = new AtomicInteger();
         AtomicInteger removed = new AtomicInteger();
-        AtomicReference<RunState.Registration> victim = new AtomicReference<>();
+        AtomicReference<Registration> victim = new AtomicReference<>();
         rs.onCancel(r -> {
             victim.get().close();
             victim.get().close();
@@ -737,7 +737,7 @@ final class RunStateAttackTest {
     void stopListenerError_thenRestartConsistent() {
         RunState rs = new RunState("e");
         AtomicInteger stops = new AtomicInteger();
-        RunState.Registration r = rs.onStop(x -> {
+        Registration r = rs.onStop(x -> {
             stops.incrementAndGet();
             throw new Boom("s");
         });
@@ -784,8 +784,8 @@ final class RunStateAttackTest {
         assertEquals("i: interrupted in awaitCancellation()", e.getMessage());
         assertFalse(Thread.interrupted());
         Thread.currentThread().interrupt();
-        e = assertThrows(InterruptedException.class, () -> rs.awaitStopped(FOREVER));
-        assertEquals("i: interrupted in awaitStopped()", e.getMessage());
+        e = assertThrows(InterruptedException.class, () -> rs.join(FOREVER));
+        assertEquals("i: interrupted in join()", e.getMessage());
         assertFalse(Thread.interrupted());
         assertEquals(State.RUNNING, rs.state());
         assertFalse(rs.isCancelled());
@@ -835,8 +835,8 @@ final class RunStateAttackTest {
         assertFalse(flagAfter.get());
         e = TestThreads.assertInterruptedWhileParked(() -> rs.awaitCancellation(FOREVER));
         assertEquals("i: interrupted in awaitCancellation()", e.getMessage());
-        e = TestThreads.assertInterruptedWhileParked(() -> rs.awaitStopped(FOREVER));
-        assertEquals("i: interrupted in awaitStopped()", e.getMessage());
+        e = TestThreads.assertInterruptedWhileParked(() -> rs.join(FOREVER));
+        assertEquals("i: interrupted in join()", e.getMessage());
         assertEquals(State.RUNNING, rs.state());
         assertFalse(rs.isCancelled());
     }
@@ -895,7 +895,7 @@ final class RunStateAttackTest {
                     case 1:
                         return rs.awaitCancellation(FOREVER);
                     default:
-                        return rs.awaitStopped(FOREVER);
+                        return rs.join(FOREVER);
                 }
             });
             refs.add(new WeakReference<>(holder[0]));
@@ -1021,7 +1021,7 @@ final class RunStateAttackTest {
         RunState rs = new RunState("t");
         assertThrows(NullPointerException.class, () -> rs.sleep(null));
         assertThrows(IllegalArgumentException.class, () -> rs.sleep(Duration.ofNanos(-1)));
-        assertThrows(IllegalArgumentException.class, () -> rs.awaitStopped(Duration.ofNanos(-1)));
+        assertThrows(IllegalArgumentException.class, () -> rs.join(Duration.ofNanos(-1)));
         assertThrows(IllegalArgumentException.class, () -> rs.awaitCancellation(Duration.ofNanos(-1)));
         assertTrue(rs.sleep(Duration.ZERO));
         assertTrue(rs.sleep(Duration.ofMillis(1)));
@@ -1043,7 +1043,7 @@ final class RunStateAttackTest {
         assertTrue(rs.sleep(Duration.ofMillis(50)));
         assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(50));
         t0 = System.nanoTime();
-        assertFalse(rs.awaitStopped(Duration.ofMillis(30)));
+        assertFalse(rs.join(Duration.ofMillis(30)));
         assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(30));
     }
 
@@ -1154,7 +1154,7 @@ final class RunStateAttackTest {
     void registrationClose_idempotentAndEffective() {
         RunState rs = new RunState("r");
         AtomicInteger n = new AtomicInteger();
-        RunState.Registration r = rs.onStart(x -> n.incrementAndGet());
+        Registration r = rs.onStart(x -> n.incrementAndGet());
         r.close();
         r.close();
         rs.start();
@@ -1163,16 +1163,16 @@ final class RunStateAttackTest {
     }
 
     @Test
-    void awaitStopped_idle_waitsForTheNextRunAndTimesOut() throws Exception {
+    void join_idle_waitsForTheNextRunAndTimesOut() throws Exception {
         RunState rs = new RunState("r");
-        // IDLE is not STOPPED: awaitStopped must time out
-        assertFalse(rs.awaitStopped(Duration.ofMillis(10)), "IDLE is not STOPPED");
+        // IDLE is not STOPPED: join must time out
+        assertFalse(rs.join(Duration.ofMillis(10)), "IDLE is not STOPPED");
     }
 
-    /** awaitStopped parked in RUNNING must see a stop even if another start follows at once. */
+    /** join parked in RUNNING must see a stop even if another start follows at once. */
     @Test
     @Timeout(60)
-    void awaitStopped_resultWithImmediateRestart() throws Exception {
+    void join_resultWithImmediateRestart() throws Exception {
         RunState rs = new RunState("w");
         rs.start();
         int missed = 0;
@@ -1180,7 +1180,7 @@ final class RunStateAttackTest {
         for (; rounds < 40; rounds++) {
             AtomicBoolean result = new AtomicBoolean();
             TestThreads.Call waiter = TestThreads.startCall(() -> {
-                result.set(rs.awaitStopped(Duration.ofMillis(200)));
+                result.set(rs.join(Duration.ofMillis(200)));
                 return null;
             });
             TestThreads.awaitParked(waiter.thread);
@@ -1192,7 +1192,7 @@ final class RunStateAttackTest {
             }
         }
         rs.stop();
-        assertEquals(0, missed, "awaitStopped missed a stop in " + missed + " of " + rounds + " rounds");
+        assertEquals(0, missed, "join missed a stop in " + missed + " of " + rounds + " rounds");
     }
 
     @Test

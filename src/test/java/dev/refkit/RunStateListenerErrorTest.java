@@ -163,17 +163,17 @@ final class RunStateListenerErrorTest {
         assertTrue(get(awaiter));
     }
 
-    /** A stop listener's Error comes after awaitStopped is woken and returns true. */
+    /** A stop listener's Error comes after join is woken and returns true. */
     @Test
-    void stop_listenerThrowsError_awaitStoppedIsWokenAndReturnsTrue() throws Exception {
+    void stop_listenerThrowsError_joinIsWokenAndReturnsTrue() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
-        Future<Boolean> awaiter = forkParked(() -> r.awaitStopped(FOREVER));
+        Future<Boolean> awaiter = forkParked(() -> r.join(FOREVER));
         r.onStop(x -> {
             throw new AssertionError("boom");
         });
         assertThrows(AssertionError.class, r::stop);
         assertTrue(get(awaiter));
-        assertTrue(r.awaitStopped(Duration.ZERO));
+        assertTrue(r.join(Duration.ZERO));
     }
 
     /**
@@ -268,7 +268,7 @@ final class RunStateListenerErrorTest {
             throw boom;
         });
         Future<?> hook = forkParked(() -> {
-            RunStateTree.cancelAndWait(r, TimeUnit.HOURS.toNanos(1));
+            r.cancelAndAwaitStop(TimeUnit.HOURS.toNanos(1));
             return null;
         });
         assertFalse(hook.isDone(), "the hook waits for the stop");

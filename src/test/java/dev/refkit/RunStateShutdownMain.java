@@ -12,7 +12,7 @@ final class RunStateShutdownMain {
 
     public static void main(String[] args) {
         RunState run = new RunState("daemon");
-        RunState.Registration hook = run.cancelOnShutdown(Duration.ofSeconds(20));
+        Registration hook = run.cancelOnShutdown(Duration.ofSeconds(20));
         if (args.length > 0 && args[0].equals("removed")) {
             hook.close();
             hook.close();

@@ -70,7 +70,7 @@ final class RunStateShutdownTest {
     @Test
     void cancelOnShutdown_closedTwice_removesHookOnce() {
         RunState r = new RunState("t");
-        RunState.Registration hook = r.cancelOnShutdown();
+        Registration hook = r.cancelOnShutdown();
         hook.close();
         hook.close();
         assertFalse(r.isCancelled());

@@ -277,7 +277,7 @@ final class RunStateTest {
         assertEquals("listener", assertThrows(NullPointerException.class, () -> r.onStop(null)).getMessage());
         assertEquals("duration", assertThrows(NullPointerException.class, () -> r.sleep(null)).getMessage());
         assertEquals("timeout", assertThrows(NullPointerException.class, () -> r.awaitCancellation(null)).getMessage());
-        assertEquals("timeout", assertThrows(NullPointerException.class, () -> r.awaitStopped(null)).getMessage());
+        assertEquals("timeout", assertThrows(NullPointerException.class, () -> r.join(null)).getMessage());
         assertEquals("maxWait", assertThrows(NullPointerException.class, () -> r.cancelOnShutdown(null)).getMessage());
         assertEquals("body", assertThrows(NullPointerException.class, () -> r.run(null)).getMessage());
         assertEquals("body", assertThrows(NullPointerException.class, () -> r.call(null)).getMessage());
@@ -289,7 +289,7 @@ final class RunStateTest {
         Duration minus = Duration.ofNanos(-1);
         assertThrows(IllegalArgumentException.class, () -> r.sleep(minus));
         assertThrows(IllegalArgumentException.class, () -> r.awaitCancellation(minus));
-        assertThrows(IllegalArgumentException.class, () -> r.awaitStopped(minus));
+        assertThrows(IllegalArgumentException.class, () -> r.join(minus));
         assertThrows(IllegalArgumentException.class, () -> r.cancelOnShutdown(minus));
         assertEquals(State.IDLE, r.state());
     }
@@ -416,7 +416,7 @@ final class RunStateTest {
     void listener_closed_isNotCalledAgainAndCloseIsIdempotent() {
         RunState r = new RunState("t");
         AtomicInteger starts = new AtomicInteger();
-        RunState.Registration reg = r.onStart(x -> starts.incrementAndGet());
+        Registration reg = r.onStart(x -> starts.incrementAndGet());
         r.start();
         reg.close();
         reg.close();
@@ -446,7 +446,7 @@ final class RunStateTest {
     void listener_removedDuringTransitionByAnEarlierOne_isNotCalled() {
         RunState r = new RunState("t");
         List<String> calls = new ArrayList<>();
-        AtomicReference<RunState.Registration> second = new AtomicReference<>();
+        AtomicReference<Registration> second = new AtomicReference<>();
         r.onStart(x -> {
             calls.add("first");
             second.get().close();

@@ -139,7 +139,7 @@ final class RunStateWaitTest {
         assertEquals(State.PAUSED, r.state());
     }
 
-    /** A parked awaitCancellation or awaitStopped that is interrupted throws naming the RunState. */
+    /** A parked awaitCancellation or join that is interrupted throws naming the RunState. */
     @Test
     void awaits_interruptedWhileParked_throwNamingThem() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
@@ -151,13 +151,13 @@ final class RunStateWaitTest {
         AtomicReference<Thread> stopWaiter = new AtomicReference<>();
         Future<Boolean> stopped = forkParked(() -> {
             stopWaiter.set(Thread.currentThread());
-            return r.awaitStopped(FOREVER);
+            return r.join(FOREVER);
         });
         cancelWaiter.get().interrupt();
         stopWaiter.get().interrupt();
         assertEquals("t: interrupted in awaitCancellation()",
                 assertThrows(ExecutionException.class, () -> get(cancelled)).getCause().getMessage());
-        assertEquals("t: interrupted in awaitStopped()",
+        assertEquals("t: interrupted in join()",
                 assertThrows(ExecutionException.class, () -> get(stopped)).getCause().getMessage());
         assertEquals(State.RUNNING, r.state());
         assertFalse(r.isCancelled());
@@ -299,22 +299,22 @@ final class RunStateWaitTest {
         assertTrue(get(f) >= timeout, "returned early");
     }
 
-    /** awaitStopped is woken by stop (not by cancel) and returns true. */
+    /** join is woken by stop (not by cancel) and returns true. */
     @Test
-    void awaitStopped_stopped_wakesAndReturnsTrue() throws Exception {
+    void join_stopped_wakesAndReturnsTrue() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
-        Future<Boolean> f = forkParked(() -> r.awaitStopped(FOREVER));
+        Future<Boolean> f = forkParked(() -> r.join(FOREVER));
         r.cancel();
         assertThrows(IllegalStateException.class, r::pause);
         assertFalse(f.isDone());
         r.stop();
         assertTrue(get(f));
-        assertTrue(r.awaitStopped(Duration.ZERO));
+        assertTrue(r.join(Duration.ZERO));
     }
 
-    /** awaitStopped returns only after the stop listeners have returned. */
+    /** join returns only after the stop listeners have returned. */
     @Test
-    void awaitStopped_stopListenerRunning_waitsForIt() throws Exception {
+    void join_stopListenerRunning_waitsForIt() throws Exception {
         RunState r = RunStateTest.inState(State.RUNNING);
         CountDownLatch inListener = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -329,8 +329,8 @@ final class RunStateWaitTest {
         Future<?> stopper = pool.submit(r::stop);
         inListener.await();
         assertEquals(State.STOPPED, r.state());
-        assertFalse(r.awaitStopped(Duration.ofMillis(10)));
-        Future<Boolean> waiter = forkParked(() -> r.awaitStopped(FOREVER));
+        assertFalse(r.join(Duration.ofMillis(10)));
+        Future<Boolean> waiter = forkParked(() -> r.join(FOREVER));
         assertFalse(waiter.isDone());
         release.countDown();
         assertTrue(get(waiter));
@@ -338,10 +338,10 @@ final class RunStateWaitTest {
     }
 
     @Test
-    void awaitStopped_timeout_returnsFalseAfterTheWholeTimeout() throws InterruptedException {
+    void join_timeout_returnsFalseAfterTheWholeTimeout() throws InterruptedException {
         RunState r = RunStateTest.inState(State.RUNNING);
         long t0 = System.nanoTime();
-        assertFalse(r.awaitStopped(Duration.ofMillis(30)));
+        assertFalse(r.join(Duration.ofMillis(30)));
         assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(30));
     }
 
@@ -353,8 +353,8 @@ final class RunStateWaitTest {
         assertEquals("t: interrupted in awaitCancellation()",
                 assertThrows(InterruptedException.class, () -> r.awaitCancellation(HOUR)).getMessage());
         Thread.currentThread().interrupt();
-        assertEquals("t: interrupted in awaitStopped()",
-                assertThrows(InterruptedException.class, () -> r.awaitStopped(HOUR)).getMessage());
+        assertEquals("t: interrupted in join()",
+                assertThrows(InterruptedException.class, () -> r.join(HOUR)).getMessage());
         assertFalse(Thread.interrupted());
         assertEquals(State.RUNNING, r.state());
         assertFalse(r.isCancelled());
@@ -418,7 +418,7 @@ final class RunStateWaitTest {
         }
     }
 
-    /** The daemon-loop pattern: a cancel from another thread ends run() and awaitStopped sees it. */
+    /** The daemon-loop pattern: a cancel from another thread ends run() and join sees it. */
     @Test
     void run_daemonLoopCancelledFromOutside_endsAndStops() throws Exception {
         RunState r = new RunState("loop");
@@ -436,8 +436,79 @@ final class RunStateWaitTest {
         });
         looping.await();
         r.cancel();
-        assertTrue(r.awaitStopped(Duration.ofSeconds(20)));
+        assertTrue(r.join(Duration.ofSeconds(20)));
         assertTrue(get(f) >= 1);
         assertTrue(r.isCancelled());
+    }
+
+    /** A join made before any start waits for the stop of the first run, not for a moment of STOPPED. */
+    @Test
+    void join_beforeAnyStart_waitsForTheNextRunsStop() throws Exception {
+        RunState r = new RunState("t");
+        Future<Boolean> timed = forkParked(() -> r.join(FOREVER));
+        Future<Boolean> untimed = forkParked(() -> {
+            r.join();
+            return true;
+        });
+        r.start();
+        assertFalse(timed.isDone(), "a start ends no join");
+        assertFalse(untimed.isDone(), "a start ends no join");
+        r.stop();
+        assertTrue(get(timed));
+        assertTrue(get(untimed));
+        assertEquals(State.STOPPED, r.state());
+    }
+
+    /** After a finished stop, join returns at once, untimed and with a zero timeout. */
+    @Test
+    void join_afterStop_returnsAtOnce() throws Exception {
+        RunState r = new RunState("t");
+        r.start();
+        r.stop();
+        r.join();
+        assertTrue(r.join(Duration.ZERO));
+        assertEquals(State.STOPPED, r.state());
+    }
+
+    /** join never ends a run itself: a timed join on a running RunState times out and leaves it running. */
+    @Test
+    void join_running_timesOutAndStopsNothing() throws Exception {
+        RunState r = new RunState("t");
+        r.start();
+        assertFalse(r.join(Duration.ofMillis(20)));
+        assertEquals(State.RUNNING, r.state());
+        assertFalse(r.isCancelled());
+        r.stop();
+    }
+
+    /** Both joins throw when interrupted on entry, even if already stopped, and clear the flag. */
+    @Test
+    void join_interruptedOnEntry_throwsNamingJoinAndClearsTheFlag() {
+        RunState r = new RunState("t");
+        r.start();
+        r.stop();
+        Thread.currentThread().interrupt();
+        assertEquals("t: interrupted in join()",
+                assertThrows(InterruptedException.class, r::join).getMessage());
+        assertFalse(Thread.currentThread().isInterrupted());
+        Thread.currentThread().interrupt();
+        assertEquals("t: interrupted in join()",
+                assertThrows(InterruptedException.class, () -> r.join(Duration.ZERO)).getMessage());
+        assertFalse(Thread.currentThread().isInterrupted());
+    }
+
+    /** An untimed join parked while running throws when interrupted and the run goes on. */
+    @Test
+    void join_interruptedWhileParked_throwsAndChangesNothing() throws Exception {
+        RunState r = new RunState("t");
+        r.start();
+        InterruptedException e = TestThreads.assertInterruptedWhileParked(() -> {
+            r.join();
+            return null;
+        });
+        assertEquals("t: interrupted in join()", e.getMessage());
+        assertEquals(State.RUNNING, r.state());
+        r.stop();
+        assertTrue(r.join(Duration.ZERO));
     }
 }

@@ -1,5 +1,6 @@
 package dev.refkit.demo;
 
+import dev.refkit.Registration;
 import dev.refkit.RunState;
 import java.time.Duration;
 
@@ -34,7 +35,7 @@ final class RunStateDemo {
         }, "demo-timer");
         timer.setDaemon(true);
 
-        RunState.Registration hook = indexer.cancelOnShutdown();
+        Registration hook = indexer.cancelOnShutdown();
         try {
             timer.start();
             indexer.run(() -> {

@@ -12,6 +12,7 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
+import org.openjdk.jcstress.infra.results.II_Result;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 import org.openjdk.jcstress.infra.results.I_Result;
 
@@ -20,9 +21,10 @@ import org.openjdk.jcstress.infra.results.I_Result;
  * must never be lost), {@code cancel()} against {@code stop()} (one consistent end state,
  * each listener once), {@code start()} against {@code cancel()} from {@code IDLE} and from
  * {@code STOPPED} after a cancelled run (a cancel made while no run is going is kept, so
- * the run ends up cancelled in either order), and a listener added while the transition it
- * listens for happens (called at most once). Kept to five classes to fit CI's quick-mode
- * budget.
+ * the run ends up cancelled in either order), a listener added while the transition it
+ * listens for happens (called at most once), and two threads cancelling two runs at once
+ * (their calls of one cancel listener never overlap). Kept to six classes to fit CI's
+ * quick-mode budget.
  *
  * <p>States are encoded as {@code RunState.State} ordinals: IDLE 0, RUNNING 1, PAUSED 2,
  * STOPPING 3, STOPPED 4.
@@ -208,6 +210,55 @@ public final class RunStateTests {
         @Arbiter
         public void arbiter(I_Result r) {
             r.r1 = calls.get();
+        }
+    }
+
+    /**
+     * Two threads making cancels at once, of run 1 and (after a stop and a start) of run 2:
+     * the one cancel listener is called once or twice, by whichever thread, but never by
+     * both at the same time; r1 is the number of calls, r2 the most calls seen running at
+     * once.
+     */
+    @JCStressTest
+    @Outcome(id = "2, 1", expect = ACCEPTABLE, desc = "both cancels changed something; calls one after the other")
+    @Outcome(id = "1, 1", expect = ACCEPTABLE, desc = "one cancel was kept for run 2 or came second in run 2")
+    @Outcome(id = "2, 2", expect = FORBIDDEN, desc = "the two calls of one listener overlapped")
+    @Outcome(expect = FORBIDDEN, desc = "anything else")
+    @State
+    public static class CancelListenerCallsFromTwoThreads {
+        final RunState run = new RunState("two");
+        final AtomicInteger calls = new AtomicInteger();
+        final AtomicInteger inFlight = new AtomicInteger();
+        final AtomicInteger maxInFlight = new AtomicInteger();
+
+        public CancelListenerCallsFromTwoThreads() {
+            run.onCancel(x -> {
+                maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+                for (int i = 0; i < 20; i++) {
+                    Thread.onSpinWait();
+                }
+                calls.incrementAndGet();
+                inFlight.decrementAndGet();
+            });
+            run.start();
+        }
+
+        @Actor
+        public void cancelRunOne() {
+            run.cancel();
+        }
+
+        @Actor
+        public void restartAndCancel() {
+            run.stop();
+            run.start();
+            run.cancel();
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            r.r1 = calls.get();
+            r.r2 = maxInFlight.get();
         }
     }
 }
