@@ -527,6 +527,11 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         return line.maxSize();
     }
 
+    /** {@return the idle count kept for an unbounded pool's {@code maxIdle}; for tests} */
+    int idleCount() {
+        return slots.idleCount();
+    }
+
     /** Schedules background upkeep if {@code minIdle} or an expiry asks for it. */
     void startUpkeep() {
         long period = PoolUpkeep.periodNanos(hooks.maxIdleNanos(), hooks.maxLifetimeNanos(),
