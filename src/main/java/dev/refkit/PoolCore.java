@@ -75,11 +75,8 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     private volatile @Nullable ScheduledFuture<?> upkeep;
 
     /**
-     * An open, empty pool engine; call {@link #startUpkeep()} once it is published.
-     *
-     * @param maxSize the most objects alive, 0 for no bound
-     * @param maxIdle for an unbounded pool, the most idle objects kept
-     * @param blocker what waiting threads park on
+     * An open, empty engine ({@code maxSize} 0 for no bound; {@code blocker}: what waiting
+     * threads park on); call {@link #startUpkeep()} once it is constructed.
      */
     @SuppressWarnings("unchecked")
     PoolCore(String name, PoolHooks<T> hooks, int maxSize, int maxIdle, int minIdle,
@@ -105,11 +102,8 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     // Borrowing
 
     /**
-     * A borrow that may wait: checks the interrupt flag, then borrows as {@link #lend} does.
-     *
-     * @param nanos the longest wait, 0 for none, negative for no limit
-     * @param timeout the timeout as the caller gave it, for the message
-     * @param method the public method, for the interrupt message
+     * A borrow that may wait: checks the interrupt flag on entry, then {@link #lend}s.
+     * {@code nanos}: the longest wait, 0 for none, negative for no limit.
      */
     Lease<T> borrow(long nanos, @Nullable Duration timeout, String method)
             throws InterruptedException, TimeoutException {
@@ -277,10 +271,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         }
     }
 
-    /**
-     * Checks an object about to be lent (expiry, validation); destroys it if it fails. The
-     * caller owns {@code s}.
-     */
+    /** Checks an object the caller owns before lending it; destroys it if it fails. */
     private boolean checked(PoolSlot<T> s) {
         if (lendPlain || lendable(s)) {
             return true;
@@ -547,18 +538,12 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     }
 
     /**
-     * One round of upkeep: sweeps expired idle objects, then tops up {@code minIdle}. An
-     * exception from the factory or destroyer is logged at WARN and the next round tries
-     * again. An {@link Error} is logged at ERROR and rethrown once the pool is consistent
-     * (every slot and permit the round held is freed): on the upkeep thread that ends the
-     * scheduled task, so no later round runs for this pool (borrows still refuse expired
-     * objects).
+     * One round of upkeep: sweeps expired idle objects (each slot's state is read before its
+     * times, so a return after the read makes the CAS fail), then tops up {@code minIdle}.
+     * An exception is logged at WARN; the next round tries again.
      *
-     * <p>Each slot's state is read before its times, so the times read are at least as new
-     * as the return that made that state idle; a return after the read changes the state
-     * and makes the CAS fail.
-     *
-     * @throws Error if the factory or destroyer threw one
+     * @throws Error if the factory or destroyer threw one, logged at ERROR, once every slot
+     *     and permit the round held is freed: on the upkeep thread this ends the task
      */
     void maintain() {
         try {

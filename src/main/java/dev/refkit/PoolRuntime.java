@@ -13,7 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The threads every {@link Pool} shares, all daemons and all started lazily: one scheduler
+ * The threads every pool shares, all daemons and all started lazily: one scheduler
  * for background upkeep ({@code minIdle}, expiry sweeps), a cached executor that makes
  * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection; and
  * the log every pool writes to.
