@@ -1,52 +1,58 @@
 package dev.refkit;
 
-import static dev.refkit.PoolSlot.BUSY;
-import static dev.refkit.PoolSlot.GEN;
-import static dev.refkit.PoolSlot.KIND;
-
 import java.lang.ref.Cleaner;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link Pool}'s leak detector ({@code leakDetection(true)}): each lease is registered with
+ * The leak detector of a pool ({@code leakDetection(true)}): each lease is registered with
  * the shared {@link PoolRuntime#cleaner() Cleaner}, and this is the action that runs if the
  * lease becomes unreachable without being closed. It refers to the slot and the lease's
  * stamp, never to the lease (which would then never become unreachable).
  *
  * <p><b>Thread safety.</b> Immutable. {@link #run()} runs on the cleaner's daemon thread, or
- * on the closing thread via {@link #stopWatch}; the slot's CAS from the stamp decides whether
- * the leak action or the lease's own close wins, so the object is given back or destroyed
- * exactly once. No lock is taken here; {@link Pool#destroy} takes the pool's lock briefly.
+ * on the closing thread via {@link #stopWatch}; the slot's CAS from the stamp
+ * ({@link PoolSlot#lentToBusy}) decides whether the leak action or the lease's own close
+ * wins, so the object is given back or destroyed exactly once. No lock is taken here.
  *
  * <p><b>Memory consistency effects.</b> The borrow site is written to the slot by its owner
- * before the lease is handed out; {@link Pool#awaitClosed} reads it without a lock, as a
- * best-effort diagnostic.
+ * before the lease is handed out; it is read later without a lock, as a best-effort
+ * diagnostic.
  */
 final class PoolLeak<T> implements Runnable {
-    private final Pool<T> pool;
+    private final String name;
     private final PoolSlot<T> slot;
     private final long stamp;
     private final Throwable site;
+    private final Consumer<PoolSlot<T>> destroy;
 
-    private PoolLeak(Pool<T> pool, PoolSlot<T> slot, long stamp, Throwable site) {
-        this.pool = pool;
+    private PoolLeak(String name, PoolSlot<T> slot, long stamp, Throwable site,
+            Consumer<PoolSlot<T>> destroy) {
+        this.name = name;
         this.slot = slot;
         this.stamp = stamp;
         this.site = site;
+        this.destroy = destroy;
     }
 
     /**
-     * Watches {@code l}, a lease on {@code s} not yet handed out: records where it was
-     * borrowed and registers the leak action with the cleaner.
+     * Watches {@code lease}, on slot {@code s} lent under {@code stamp} and not yet handed
+     * out: records where it was borrowed and registers the leak action with the cleaner.
+     *
+     * @param name the pool's name, for the log
+     * @param destroy destroys a slot the caller owns (BUSY) and frees its permit
+     * @return the registration, for {@link #stopWatch}
      */
-    static <T> void watch(Pool<T> pool, PoolLease<T> l, PoolSlot<T> s) {
-        Throwable site = new Throwable(pool.name() + ": borrowed here and never closed");
+    static <T> Cleaner.Cleanable watch(Object lease, String name, PoolSlot<T> s, long stamp,
+            Consumer<PoolSlot<T>> destroy) {
+        Throwable site = new Throwable(name + ": borrowed here and never closed");
         s.borrowSite = site;
-        l.cleanable = PoolRuntime.cleaner().register(l, new PoolLeak<>(pool, s, l.stamp, site));
+        return PoolRuntime.cleaner().register(lease,
+                new PoolLeak<>(name, s, stamp, site, destroy));
     }
 
-    /** Stops watching {@code l}, whose slot the caller has just moved on from its stamp. */
-    static void stopWatch(PoolLease<?> l) {
-        Cleaner.Cleanable c = l.cleanable;
+    /** Stops a watch whose slot the caller has just moved on from its stamp. */
+    static void stopWatch(Cleaner.@Nullable Cleanable c) {
         if (c != null) {
             c.clean(); // the action sees the slot moved on and does nothing
         }
@@ -60,14 +66,14 @@ final class PoolLeak<T> implements Runnable {
      */
     @Override
     public void run() {
-        if (slot.casState(stamp, (stamp & ~KIND) + GEN + BUSY)) {
-            Pool.log.warn("{}: a lease was dropped without close(); its object is destroyed",
-                    pool.name(), site);
+        if (slot.lentToBusy(stamp)) {
+            PoolRuntime.LOG.warn(
+                    "{}: a lease was dropped without close(); its object is destroyed", name, site);
             try {
-                pool.destroy(slot);
+                destroy.accept(slot);
             } catch (Error e) {
-                Pool.log.error("{}: destroying the object of a dropped lease threw an Error",
-                        pool.name(), e);
+                PoolRuntime.LOG.error("{}: destroying the object of a dropped lease threw an Error",
+                        name, e);
                 throw e;
             }
         }

@@ -1,152 +1,399 @@
 package dev.refkit;
 
-import static dev.refkit.Pool.CLOSED;
-import static dev.refkit.PoolSlot.KIND;
-import static dev.refkit.PoolSlot.LENT;
-
+import dev.refkit.internal.Wait;
+import dev.refkit.internal.WaitList;
+import dev.refkit.internal.VirtualThreads;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link Pool}'s waiting line: the FIFO queue of {@link PoolWaiter}s (parked threads and
- * {@code borrowAsync} futures alike), how a waiter joins it, gives up its place, is served
- * an idle object or a permit to make one, and is woken or completed. The pool's fast paths
- * never come here: they test the pool's {@code ctl} word, and only a non-zero waiter count
- * in it sends a return to {@link #handOver}.
+ * Who may hold an object of a pool: the permits (one per object alive or being made, bounded
+ * by {@code maxSize}), the FIFO line of borrowers waiting (parked threads and
+ * {@code borrowAsync} futures alike), the closed state, and the control word that sums
+ * these up for the fast paths: the waiter count, {@link #CLOSED} and {@link #SHRINK}; zero
+ * in the common case, written only here, under the lock.
+ *
+ * <p>A waiting thread waits in the library's one park loop ({@link Wait}) by the interrupt
+ * rule of {@code dev.refkit.internal}: interrupted, it leaves the line as if it had never
+ * joined, and anything granted to it meanwhile is given back. {@link #join()} waits through
+ * a {@link WaitList} until the pool is closed and no permit is held.
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread. The queue, every
- * change of a waiter's state and every write of the pool's {@code ctl} (whose low bits count
- * the waiters) happen under the pool's {@code lock}, the one lock that also guards the
- * pool's slot array and upkeep handle; so a grant, a timeout, an interrupt, a cancellation
- * and a close decide atomically which one wins. Under the lock this class only moves slots
- * by CAS and reserves permits; it never runs user code (factory, validator, reset,
- * destroyer) or completes a future there: granted waiters are woken, and granted futures
- * completed, by {@link #deliver} after the lock is released, at once and on the releasing
- * thread up to a bounded nesting depth (see {@link #completeNow}). A waiting thread reads
- * its own state without the lock, and parks with {@link LockSupport} on the pool as
- * blocker, so virtual threads never pin.
+ * waiter's transition and every write of the control word happen under one
+ * {@link ReentrantLock}, so a grant, a timeout, an interrupt, a cancellation and a close
+ * decide atomically which one wins. Under the lock this class only claims idle slots (by
+ * CAS, through {@link PoolSlots}) and reserves permits; it never runs user code or
+ * completes a future there: granted threads are unparked, and granted futures handed to
+ * {@link Grants#complete}, after the lock is released. Threads park with
+ * {@link LockSupport}, so virtual threads never pin.
  *
- * <p><b>Memory consistency effects.</b> A grant writes the waiter's slot and stamp, then
- * its volatile state, under the lock; the waiter reads the state first, so it sees the slot.
- * The slot itself was moved to LENT by a CAS that follows the returner's release of it, so
- * returning an object happens-before the waiter it is granted to gets it.
+ * <p><b>Memory consistency effects.</b> A grant writes the waiter's slot and stamp, then its
+ * volatile state, under the lock; the waiter reads the state first, so it sees the slot,
+ * which was moved to LENT by a CAS that follows its returner's release of it. Releasing the
+ * last permit after close happens-before {@link #join()} returns.
  */
 final class PoolLine<T> {
+    /** Bit of {@link #ctl()}: closed. */
+    static final int CLOSED = 1 << 30;
+    /** Bit of {@link #ctl()}: more objects alive than {@code maxSize}. */
+    static final int SHRINK = 1 << 29;
+    /** Bits of {@link #ctl()}: the number of waiters. */
+    static final int WAITERS = SHRINK - 1;
+
     /** Spins of the first platform-thread waiter in line before it parks. */
     private static final int SPINS = 1 << 9;
     /**
-     * Yields of the first virtual-thread waiter in line before it parks. A virtual waiter
-     * never spins (it would hold a carrier that the object's holder may need), but parking
-     * at once means that each hand-off unparks it, which submits it to the scheduler anew.
-     * With many virtual threads on two carriers, runs then often settle into a mode where
-     * each hand-off costs over twice as much (about half of the benchmark's forks, against
-     * 4 in 24 with these yields). Yielding keeps the waiter runnable, and lets every other
-     * runnable virtual thread (the holder among them) run first.
+     * Yields of the first virtual-thread waiter in line before it parks: it never spins (that
+     * would hold a carrier the object's holder may need), but yielding lets the holder run
+     * while the waiter stays runnable, so a hand-off within them needs no unpark.
      */
     private static final int VIRTUAL_YIELDS = 16;
 
-    private final Pool<T> pool;
-    /** Waiting borrowers, oldest first; guarded by the pool's lock. */
-    private final ArrayDeque<PoolWaiter<T>> queue = new ArrayDeque<>();
-    private final AtomicLong longestWait = new AtomicLong();
+    /**
+     * What the pool does, outside the lock, with grants the line cannot finish alone.
+     *
+     * @param <T> the type of the pooled objects
+     */
+    interface Grants<T> {
+        /**
+         * Completes the future of {@code w}, just granted a slot or a permit. May throw;
+         * the future is then completed exceptionally with what it threw.
+         */
+        void complete(PoolWaiter<T> w);
 
-    PoolLine(Pool<T> pool) {
-        this.pool = pool;
+        /** Takes back {@code s}, LENT under {@code stamp} to a waiter that gave up. */
+        void giveBackUnused(PoolSlot<T> s, long stamp);
     }
 
-    /** The longest wait of a granted waiter so far, in nanoseconds. */
-    long longestWait() {
-        return longestWait.get();
+    private final String name;
+    private final boolean fair;
+    private final PoolSlots<T> slots;
+    private final Grants<T> grants;
+    /** What waiting threads park on, shown by thread dumps. */
+    private final Object blocker;
+
+    /** The waiter count, {@link #CLOSED} and {@link #SHRINK}; written under {@link #lock}. */
+    private volatile int ctl;
+    /** Permits held: objects alive plus objects being made. */
+    private volatile int size;
+    /** The bound on {@link #size}; 0 for none. */
+    private volatile int maxSize;
+
+    /**
+     * Guards the queue, every waiter's transition and every write of {@link #ctl};
+     * package-private so that tests can hold it to force a race.
+     */
+    final ReentrantLock lock = new ReentrantLock();
+    /** Waiting borrowers, oldest first; guarded by {@link #lock}. */
+    private final ArrayDeque<PoolWaiter<T>> queue = new ArrayDeque<>();
+    /** Threads in {@link #join()}. */
+    private final WaitList joiners = new WaitList();
+    private final BooleanSupplier terminated = this::isTerminated;
+
+    /**
+     * An open line with no permit held.
+     *
+     * @param name the pool's name, for messages
+     * @param maxSize the bound on permits, 0 for none
+     * @param fair whether a returned object goes to the oldest waiter before anyone else
+     * @param slots the pool's slots, from which waiters are granted idle ones
+     * @param grants completes granted futures and takes back refused slots
+     * @param blocker what waiting threads park on
+     */
+    PoolLine(String name, int maxSize, boolean fair, PoolSlots<T> slots, Grants<T> grants,
+            Object blocker) {
+        this.name = name;
+        this.maxSize = maxSize;
+        this.fair = fair;
+        this.slots = slots;
+        this.grants = grants;
+        this.blocker = blocker;
+    }
+
+    // ---------------------------------------------------------------------------------
+    // The control word
+
+    /** {@return the control word: zero unless waiters, close or a shrink need attention} */
+    int ctl() {
+        return ctl;
+    }
+
+    /** {@return whether {@link #markClosed()} has run} */
+    boolean isClosed() {
+        return (ctl & CLOSED) != 0;
+    }
+
+    /** {@return whether the pool is closed and no permit is held: every object destroyed} */
+    boolean isTerminated() {
+        return (ctl & CLOSED) != 0 && size == 0;
+    }
+
+    /** {@return the waiters in line now} */
+    int waiting() {
+        return ctl & WAITERS;
+    }
+
+    /** {@return what a borrow throws, or a waiting future fails with, once closed} */
+    ClosedException closed() {
+        return new ClosedException(name + ": pool closed");
+    }
+
+    /** Under the lock: one more waiter. */
+    private void waiterJoined() {
+        ctl = ctl + 1;
+    }
+
+    /** Under the lock: one waiter fewer. */
+    private void waiterLeft() {
+        ctl = ctl - 1;
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Permits
+
+    /** {@return the permits held} */
+    int size() {
+        return size;
+    }
+
+    /** {@return the bound on permits, 0 for none} */
+    int maxSize() {
+        return maxSize;
+    }
+
+    /**
+     * Reserves a permit to make one object: true if there was room.
+     *
+     * <p>Dekker with {@link #setMaxSize} and {@link #markClosed()}: each writes its word
+     * ({@code maxSize}, {@code ctl}) and then reads {@code size}; this CASes {@code size} and
+     * then reads both words again. So either that writer sees the permit (and shrinks, or
+     * waits for it before the pool terminates) or this sees the new word and hands the
+     * permit back: a permit is never kept against an old bound, nor reserved after close
+     * counted the pool empty.
+     *
+     * @throws ClosedException if the pool is closed
+     */
+    boolean reservePermit() {
+        for (;;) {
+            int n = size;
+            int max = maxSize;
+            if (max != 0 && n >= max) {
+                return false;
+            }
+            if (SIZE.compareAndSet(this, n, n + 1)) {
+                int c = ctl;
+                int maxNow = maxSize;
+                if ((c & CLOSED) != 0) {
+                    unreserve();
+                    throw closed();
+                }
+                if (maxNow != 0 && n >= maxNow) {
+                    unreserve(); // the bound came down meanwhile
+                    return false;
+                }
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Hands back a permit {@link #reservePermit} just took and may not keep. Under the lock
+     * (from {@link #drainLocked}) it does not drain the line again, which would complete
+     * futures under the lock: the caller is draining already, and a releaser that raced it
+     * blocks on the lock and drains after it.
+     */
+    private void unreserve() {
+        releasePermit(!lock.isHeldByCurrentThread());
+    }
+
+    /**
+     * Frees a permit: its object is destroyed, or was never made. Serves waiters, clears
+     * {@link #SHRINK} once the pool fits, and wakes {@link #join()} once closed and empty.
+     */
+    void releasePermit() {
+        releasePermit(true);
+    }
+
+    private void releasePermit(boolean drain) {
+        int n = (int) SIZE.getAndAdd(this, -1) - 1;
+        int c = ctl;
+        if (c == 0) {
+            return;
+        }
+        if ((c & SHRINK) != 0 && n <= maxSize) {
+            clearShrink();
+        }
+        if (drain && (c & WAITERS) != 0) {
+            drain();
+        }
+        // Read size again after CLOSED: the n == 0 seen above may predate close(), and a
+        // permit reserved since, by a borrower that saw the pool open, is still held.
+        if ((c & CLOSED) != 0 && n == 0 && size == 0) {
+            joiners.wakeAll();
+        }
+    }
+
+    /**
+     * Sets the bound; marks {@link #SHRINK} if more permits are held than it allows. The
+     * caller then destroys idle objects while {@link #fits()} is false, and calls
+     * {@link #drain()}.
+     *
+     * @throws ClosedException if the pool is closed
+     */
+    void setMaxSize(int newMaxSize) {
+        lock.lock();
+        try {
+            if ((ctl & CLOSED) != 0) {
+                throw closed();
+            }
+            maxSize = newMaxSize;
+            if (size > newMaxSize) {
+                ctl = ctl | SHRINK;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@return whether the permits held are within the bound} */
+    boolean fits() {
+        int max = maxSize;
+        return max == 0 || size <= max;
+    }
+
+    /** Clears {@link #SHRINK} once the pool fits its bound again. */
+    void clearShrink() {
+        lock.lock();
+        try {
+            if (size <= maxSize) {
+                ctl = ctl & ~SHRINK;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Adds {@code s}, a slot just made, to the pool's slots under the lock unless the pool
+     * is closed, so that {@link #markClosed()} either comes after the slot is there (and
+     * close finds it) or before (and the slot is refused).
+     *
+     * @return false if closed: the slot was not added
+     */
+    boolean addUnlessClosed(PoolSlot<T> s) {
+        lock.lock();
+        try {
+            if ((ctl & CLOSED) != 0) {
+                return false;
+            }
+            slots.add(s);
+            return true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ---------------------------------------------------------------------------------
     // Waiting threads
 
     /**
-     * Joins the line as the current thread and parks until it is granted, signalled,
-     * closed, timed out or interrupted. Returns a slot LENT to the caller and checked, or
-     * null if the caller should try again (the granted object failed its checks, or an
-     * unfair pool woke it without an object).
+     * Joins the line as the current thread and waits until it is granted, signalled,
+     * closed, timed out or interrupted.
      *
-     * @throws InterruptedException if the thread is interrupted while it waits; it then
-     *     holds no place in line, and anything granted meanwhile is given back
-     * @throws TimeoutException if {@code timed} and {@code deadline} (System.nanoTime) passes
+     * @param nanos the longest wait, or -1 for no limit
+     * @param timeout the timeout as the caller gave it, for the message
+     * @param method the public method that waits, for the interrupt message
+     * @return the waiter, GRANTED a slot ({@code slot}, LENT under {@code stamp}) or a permit
+     *     ({@code slot} null); null if it was only woken to try again (unfair pools)
+     * @throws InterruptedException if the thread is interrupted on entry or while it waits;
+     *     it then holds no place in line, and anything granted meanwhile is given back
+     * @throws TimeoutException if {@code nanos} pass first
      * @throws ClosedException if the pool is closed, or closes while the thread waits
      */
-    @Nullable PoolSlot<T> await(boolean timed, long deadline, @Nullable Duration timeout)
+    @Nullable PoolWaiter<T> await(long nanos, @Nullable Duration timeout, String method)
             throws InterruptedException, TimeoutException {
-        PoolWaiter<T> w = new PoolWaiter<>(Thread.currentThread(), null);
+        PoolWaiter<T> w = PoolWaiter.forThread();
         deliver(enqueue(w), w);
-        boolean virtual = PoolRuntime.isVirtual(Thread.currentThread());
-        int spins = w.head ? (virtual ? VIRTUAL_YIELDS : SPINS) : 0;
-        for (;;) {
-            int st = w.state;
-            if (st != PoolWaiter.WAITING) {
-                return take(w);
+        Parked p = new Parked(w);
+        try {
+            if (nanos < 0) {
+                p.await(blocker, name, method);
+            } else if (!p.awaitNanos(nanos, blocker, name, method)) {
+                throw timeout(timeout);
             }
-            if (spins > 0 && !Thread.currentThread().isInterrupted()
-                    && (!timed || deadline - System.nanoTime() > 0)) {
-                spins--;
-                if (virtual) {
-                    Thread.yield();
-                } else {
-                    Thread.onSpinWait();
-                }
-                continue;
-            }
-            if (Thread.interrupted()) {
-                if (!abandon(w)) {
-                    refuse(w);
-                }
-                throw pool.interrupted(timed);
-            }
-            if (timed) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    if (abandon(w)) {
-                        pool.timeouts.incrementAndGet();
-                        throw pool.timeout(timeout);
-                    }
-                    continue; // granted or closed meanwhile: take it
-                }
-                LockSupport.parkNanos(pool, left);
-            } else {
-                LockSupport.park(pool);
-            }
+        } catch (InterruptedException e) {
+            p.giveUp(); // also when the loop's entry check threw, before onInterrupt could run
+            throw e;
+        }
+        PoolWaiter.State st = w.state();
+        switch (st) {
+            case CLOSED:
+                throw closed();
+            case SIGNALLED:
+                return null;
+            case GRANTED:
+                return w;
+            default:
+                throw new AssertionError(st);
         }
     }
 
-    /**
-     * Turns a granted (or closed) waiter into a lease; null if the object failed its checks
-     * or the waiter was only woken to try again.
-     */
-    private @Nullable PoolSlot<T> take(PoolWaiter<T> w) {
-        int st = w.state;
-        if (st == PoolWaiter.CLOSED) {
-            throw pool.closed();
+    /** What a timed borrow throws when {@code timeout} passes: names the size and waiters. */
+    TimeoutException timeout(@Nullable Duration timeout) {
+        return new TimeoutException(name + ": no object free within " + timeout + " (size "
+                + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
+    }
+
+    /** One thread's wait in line, run by the library's park loop. */
+    private final class Parked extends Wait {
+        private final PoolWaiter<T> w;
+        private boolean gaveUp;
+
+        Parked(PoolWaiter<T> w) {
+            this.w = w;
         }
-        if (st == PoolWaiter.SIGNALLED) {
-            return null; // woken to try again (unfair pools)
+
+        @Override
+        protected boolean isDone() {
+            return w.state() != PoolWaiter.State.WAITING;
         }
-        if (st != PoolWaiter.GRANTED) {
-            throw new AssertionError(st);
+
+        @Override
+        protected int spins() {
+            if (!w.head) {
+                return 0;
+            }
+            return VirtualThreads.isVirtual(thread()) ? VIRTUAL_YIELDS : SPINS;
         }
-        recordWait(w);
-        PoolSlot<T> s = w.slot;
-        if (s == null) {
-            return pool.create(true);
+
+        @Override
+        protected void onInterrupt() {
+            giveUp();
         }
-        Boolean ok = pool.checkedForWaiter(s);
-        if (ok == null) {
-            return null; // failed its checks while the pool shrank or closed: try again
+
+        @Override
+        protected boolean onTimeout() {
+            return abandon(w); // false: granted or closed meanwhile, so take it
         }
-        return ok ? s : pool.create(true); // failed: make one with its permit, in turn
+
+        /** Leaves the line, giving back a grant that came first; once. */
+        void giveUp() {
+            if (!gaveUp) {
+                gaveUp = true;
+                if (!abandon(w)) {
+                    refuse(w);
+                }
+            }
+        }
     }
 
     /**
@@ -156,29 +403,19 @@ final class PoolLine<T> {
      * return while the next waiter sleeps.
      */
     private void refuse(PoolWaiter<T> w) {
-        int st = w.state;
-        if (st == PoolWaiter.SIGNALLED) {
+        PoolWaiter.State st = w.state();
+        if (st == PoolWaiter.State.SIGNALLED) {
             drain();
             return;
         }
-        if (st != PoolWaiter.GRANTED) {
+        if (st != PoolWaiter.State.GRANTED) {
             return;
         }
         PoolSlot<T> s = w.slot;
         if (s == null) {
-            pool.releasePermit();
+            releasePermit();
         } else {
-            pool.giveBack(new PoolLease<>(pool, s, w.stamp, -1));
-        }
-    }
-
-    private void recordWait(PoolWaiter<T> w) {
-        long waited = System.nanoTime() - w.since;
-        long prev;
-        while (waited > (prev = longestWait.get())) {
-            if (longestWait.compareAndSet(prev, waited)) {
-                break;
-            }
+            grants.giveBackUnused(s, w.stamp);
         }
     }
 
@@ -186,15 +423,15 @@ final class PoolLine<T> {
     // Waiting futures
 
     /**
-     * Puts {@code f} in line; it is completed, on the thread that frees an object, when its
+     * Puts {@code f} in line; it is completed, through {@link Grants#complete}, when its
      * turn comes, or exceptionally if the pool is or becomes closed. Completing {@code f}
      * any other way (cancel, {@code orTimeout}) gives up its place.
      */
-    void join(CompletableFuture<Lease<T>> f) {
+    void enqueue(CompletableFuture<Lease<T>> f) {
         PoolWaiter<T> w;
         ArrayList<PoolWaiter<T>> granted;
         try {
-            w = new PoolWaiter<>(null, f);
+            w = PoolWaiter.forFuture(f);
             granted = enqueue(w);
         } catch (RuntimeException | Error e) {
             f.completeExceptionally(e);
@@ -208,110 +445,53 @@ final class PoolLine<T> {
         deliver(granted, null);
     }
 
-    private void completeAsyncSafely(PoolWaiter<T> w) {
-        try {
-            completeAsync(w);
-        } catch (RuntimeException | Error e) { // a validator threw an Error
-            CompletableFuture<Lease<T>> f = w.future;
-            if (f != null) {
-                f.completeExceptionally(e);
-            }
-        }
-    }
-
-    private void completeAsync(PoolWaiter<T> w) {
-        CompletableFuture<Lease<T>> f = w.future;
-        if (f == null) {
-            throw new AssertionError(w);
-        }
-        recordWait(w);
-        PoolSlot<T> s = w.slot;
-        if (s == null) {
-            PoolRuntime.creators().execute(() -> createFor(f));
-            return;
-        }
-        Boolean ok = pool.checkedForWaiter(s);
-        if (ok == null) {
-            pool.borrowInto(f); // failed its checks while the pool shrank or closed
-            return;
-        }
-        if (!ok) { // failed its checks: make one with its permit, keeping f's turn
-            PoolRuntime.creators().execute(() -> createFor(f));
-            return;
-        }
-        PoolLease<T> l = pool.lease(s, s.state(), -1);
-        if (!f.complete(l)) {
-            pool.giveBack(l); // cancelled meanwhile: the next waiter gets it
-        }
-    }
-
-    /** Runs on a creator thread: makes the object for a future granted a permit. */
-    private void createFor(CompletableFuture<Lease<T>> f) {
-        if (f.isDone()) {
-            pool.releasePermit();
-            return;
-        }
-        PoolLease<T> l;
-        try {
-            PoolSlot<T> made = pool.create(true);
-            l = pool.lease(made, made.state(), -1);
-        } catch (RuntimeException | Error e) {
-            f.completeExceptionally(e);
-            return;
-        }
-        if (!f.complete(l)) {
-            pool.giveBack(l);
-        }
-    }
-
     // ---------------------------------------------------------------------------------
     // The queue
 
     /** Adds {@code w} at the tail, then serves the queue; returns the waiters granted. */
     private @Nullable ArrayList<PoolWaiter<T>> enqueue(PoolWaiter<T> w) {
-        pool.lock.lock();
+        lock.lock();
         try {
-            int c = pool.ctl;
-            if ((c & CLOSED) != 0) {
-                throw pool.closed();
+            if ((ctl & CLOSED) != 0) {
+                throw closed();
             }
             boolean first = queue.isEmpty();
             w.head = first;
             queue.addLast(w);
-            pool.ctl = c + 1;
+            waiterJoined();
             // Dekker with returners: a slot made idle before they saw waiters is found by
             // the scan of the waiter that made the queue non-empty; any later one is handed
             // to the head by its returner. So in a fair pool only that first waiter scans.
-            return first || !pool.fair ? drainLocked() : null;
+            return first || !fair ? drainLocked() : null;
         } finally {
-            pool.lock.unlock();
+            lock.unlock();
         }
     }
 
-    /** Removes a waiter that gives up; false if it was granted or closed first. */
+    /** Takes out a waiter that gives up; false if it was granted, signalled or closed first. */
     private boolean abandon(PoolWaiter<T> w) {
-        pool.lock.lock();
+        lock.lock();
         try {
-            if (w.state != PoolWaiter.WAITING) {
+            if (w.state() != PoolWaiter.State.WAITING) {
                 return false;
             }
             queue.remove(w);
-            w.state = PoolWaiter.CANCELLED;
-            pool.ctl = pool.ctl - 1;
+            w.cancel();
+            waiterLeft();
             return true;
         } finally {
-            pool.lock.unlock();
+            lock.unlock();
         }
     }
 
     /** Serves waiters oldest first with idle objects and free permits. */
     void drain() {
         ArrayList<PoolWaiter<T>> granted;
-        pool.lock.lock();
+        lock.lock();
         try {
             granted = drainLocked();
         } finally {
-            pool.lock.unlock();
+            lock.unlock();
         }
         deliver(granted, null);
     }
@@ -320,18 +500,16 @@ final class PoolLine<T> {
         ArrayList<PoolWaiter<T>> granted = null;
         PoolWaiter<T> w;
         while ((w = queue.peekFirst()) != null) {
-            PoolSlot<T> s = pool.claimIdle(LENT);
+            PoolSlot<T> s = slots.lendAny(PoolSlots.stripe());
             if (s != null) {
-                w.slot = s;
-                w.stamp = s.state();
-            } else if (pool.reservePermit()) {
-                w.slot = null;
+                w.grantSlot(s, s.state());
+            } else if (reservePermit()) {
+                w.grantPermit();
             } else {
                 break;
             }
             queue.pollFirst();
-            w.state = PoolWaiter.GRANTED;
-            pool.ctl = pool.ctl - 1;
+            waiterLeft();
             if (granted == null) {
                 granted = new ArrayList<>(2);
             }
@@ -349,60 +527,70 @@ final class PoolLine<T> {
     void handOver(PoolSlot<T> s) {
         PoolWaiter<T> w;
         boolean granted = false;
-        pool.lock.lock();
+        lock.lock();
         try {
             w = queue.peekFirst();
             if (w == null) {
                 return;
             }
-            if (!pool.fair && w.thread != null) {
+            if (!fair && w.thread != null) {
                 // Unfair: leave the slot idle for whoever comes first (maybe the returner
                 // itself, borrowing again without parking) and wake the oldest thread to
                 // try; it joins the queue again if it loses. Each return wakes a different
                 // waiter, so no waiter sleeps while an object stays idle.
                 queue.pollFirst();
-                w.state = PoolWaiter.SIGNALLED;
-                pool.ctl = pool.ctl - 1;
+                w.signal();
+                waiterLeft();
             } else {
-                long st = s.state();
-                if (st != (st & ~KIND) || !s.casState(st, st | LENT)) {
+                long stamp = slots.lend(s);
+                if (stamp == PoolSlot.NONE) {
                     return;
                 }
-                if (pool.unbounded) {
-                    pool.claimedIdle();
-                }
-                w.slot = s;
-                w.stamp = st | LENT;
                 queue.pollFirst();
-                w.state = PoolWaiter.GRANTED;
-                pool.ctl = pool.ctl - 1;
+                w.grantSlot(s, stamp);
+                waiterLeft();
                 granted = true;
             }
         } finally {
-            pool.lock.unlock();
+            lock.unlock();
         }
         Thread t = w.thread;
         if (t != null) {
             LockSupport.unpark(t);
         } else if (granted) {
-            completeNow(w);
+            PoolRuntime.completeNested(() -> completeSafely(w));
         }
     }
+
+    // ---------------------------------------------------------------------------------
+    // Closing
 
     /**
-     * Marks every waiter CLOSED, adds it to {@code woken} and empties the queue. The caller
-     * holds the pool's lock and sets the pool's {@code ctl} to CLOSED, which also clears the
-     * waiter count; it then calls {@link #wakeClosed} after unlocking.
+     * Closes the line: sets {@link #CLOSED} (clearing the waiter count) and takes every
+     * waiter out of line, marked CLOSED; the caller wakes them with {@link #wakeClosed}.
+     *
+     * @return the waiters taken out, or null if the line was closed already
      */
-    void closeLocked(ArrayList<PoolWaiter<T>> woken) {
-        for (PoolWaiter<T> w : queue) {
-            w.state = PoolWaiter.CLOSED;
-            woken.add(w);
+    @Nullable ArrayList<PoolWaiter<T>> markClosed() {
+        lock.lock();
+        try {
+            if ((ctl & CLOSED) != 0) {
+                return null;
+            }
+            ArrayList<PoolWaiter<T>> woken = new ArrayList<>(queue.size());
+            for (PoolWaiter<T> w : queue) {
+                w.markClosed();
+                woken.add(w);
+            }
+            queue.clear();
+            ctl = CLOSED;
+            return woken;
+        } finally {
+            lock.unlock();
         }
-        queue.clear();
     }
 
-    /** Wakes the threads and fails the futures that {@link #closeLocked} took out of line. */
+    /** Wakes the threads and fails the futures that {@link #markClosed()} took out of line. */
     void wakeClosed(ArrayList<PoolWaiter<T>> woken) {
         for (PoolWaiter<T> w : woken) {
             Thread t = w.thread;
@@ -410,9 +598,35 @@ final class PoolLine<T> {
             if (t != null) {
                 LockSupport.unpark(t);
             } else if (fut != null) {
-                fut.completeExceptionally(pool.closed());
+                fut.completeExceptionally(closed());
             }
         }
+    }
+
+    /** After close has destroyed the idle objects: wakes {@link #join()} if none is left. */
+    void terminateIfEmpty() {
+        if (size == 0) {
+            joiners.wakeAll();
+        }
+    }
+
+    /**
+     * Waits until the pool is closed and every permit released.
+     *
+     * @throws InterruptedException {@code "NAME: interrupted in join()"}, by the interrupt rule
+     */
+    void join() throws InterruptedException {
+        joiners.await(terminated, blocker, name, "join()");
+    }
+
+    /**
+     * Waits at most {@code nanos} until the pool is closed and every permit released.
+     *
+     * @return true if it was, false if the time passed first
+     * @throws InterruptedException {@code "NAME: interrupted in join()"}, by the interrupt rule
+     */
+    boolean join(long nanos) throws InterruptedException {
+        return joiners.awaitNanos(terminated, nanos, blocker, name, "join()");
     }
 
     // ---------------------------------------------------------------------------------
@@ -432,37 +646,38 @@ final class PoolLine<T> {
             if (t != null) {
                 LockSupport.unpark(t);
             } else {
-                completeNow(w);
+                PoolRuntime.completeNested(() -> completeSafely(w));
             }
         }
     }
 
-    /**
-     * Completes the granted future of {@code w} now, on this thread, unless this thread is
-     * already {@link #MAX_NESTED} completions deep (each dependent that closes its lease
-     * completes the next future from inside the previous completion); then it is completed
-     * on a shared daemon thread, on a fresh stack. So the stack stays bounded however many
-     * futures wait, and a grant is never held back: the dependent that closed a lease may go
-     * on to block (on the next future, on {@code borrow()}) while the object it freed is
-     * already delivered. A queue drained by the outermost call instead would hold every grant
-     * until the running dependent returned, and deadlock a dependent that waits for one.
-     */
-    private void completeNow(PoolWaiter<T> w) {
-        int[] depth = NESTED.get();
-        if (depth[0] >= MAX_NESTED) {
-            PoolRuntime.creators().execute(() -> completeAsyncSafely(w));
-            return;
-        }
-        depth[0]++;
+    private void completeSafely(PoolWaiter<T> w) {
         try {
-            completeAsyncSafely(w);
-        } finally {
-            depth[0]--;
+            grants.complete(w);
+        } catch (RuntimeException | Error e) { // a validator threw an Error
+            CompletableFuture<Lease<T>> f = w.future;
+            if (f != null) {
+                f.completeExceptionally(e);
+            }
         }
     }
 
-    /** Completions nested on one thread before the next one moves to a daemon thread. */
-    private static final int MAX_NESTED = 32;
-    /** This thread's depth of nested completions. */
-    private static final ThreadLocal<int[]> NESTED = ThreadLocal.withInitial(() -> new int[1]);
+    @Override
+    public String toString() {
+        int c = ctl;
+        return "PoolLine[" + name + "]{" + ((c & CLOSED) != 0 ? "CLOSED" : "OPEN")
+                + ", size=" + size + ", maxSize=" + maxSize + ", waiting=" + (c & WAITERS)
+                + ((c & SHRINK) != 0 ? ", shrinking" : "") + "}";
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle SIZE;
+
+    static {
+        try {
+            SIZE = MethodHandles.lookup().findVarHandle(PoolLine.class, "size", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 }

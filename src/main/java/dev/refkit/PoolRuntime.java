@@ -1,8 +1,5 @@
 package dev.refkit;
 
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -12,20 +9,23 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The threads every {@link Pool} shares, all daemons and all started lazily: one scheduler
+ * The threads every pool shares, all daemons and all started lazily: one scheduler
  * for background upkeep ({@code minIdle}, expiry sweeps), a cached executor that makes
  * objects for {@code borrowAsync} waiters, and one {@link Cleaner} for leak detection; and
- * the probe that tells a virtual thread from a platform one on Java 21+.
+ * the log every pool writes to.
  *
  * <p><b>Thread safety.</b> Stateless apart from the lazily started executors (class-holder
- * idiom) and the probe, found once at class initialization; every method may be called from
- * any thread.
+ * idiom); every method may be called from any thread.
  */
 final class PoolRuntime {
     private PoolRuntime() {}
+
+    /** The log of every pool and its parts, named {@code dev.refkit.Pool}. */
+    static final Logger LOG = LoggerFactory.getLogger("dev.refkit.Pool");
 
     private static ThreadFactory daemons(String prefix) {
         AtomicInteger n = new AtomicInteger();
@@ -73,31 +73,32 @@ final class PoolRuntime {
                 TimeUnit.NANOSECONDS);
     }
 
+    /** Completions nested on one thread before the next one moves to a creator thread. */
+    private static final int MAX_NESTED = 32;
+    /** This thread's depth of nested completions. */
+    private static final ThreadLocal<int[]> NESTED = ThreadLocal.withInitial(() -> new int[1]);
+
     /**
-     * Whether {@code t} is a virtual thread (Java 21+). A virtual waiter never spins: it
-     * would hold one of the few carrier threads that the object's holder may need. It
-     * yields a few times instead before it parks.
+     * Runs {@code completion} (which completes a future) now, on this thread, unless this
+     * thread is already {@link #MAX_NESTED} completions deep (a dependent that frees an
+     * object completes the next future from inside the previous completion); then on a
+     * creator thread, on a fresh stack. So the stack stays bounded however many futures
+     * wait, and a completion is never held back: the dependent that freed an object may go
+     * on to block while the object is already delivered. A queue drained by the outermost
+     * call instead would hold every completion until the running dependent returned, and
+     * deadlock a dependent that waits for one.
      */
-    static boolean isVirtual(Thread t) {
-        MethodHandle mh = IS_VIRTUAL;
-        if (mh == null) {
-            return false;
+    static void completeNested(Runnable completion) {
+        int[] depth = NESTED.get();
+        if (depth[0] >= MAX_NESTED) {
+            creators().execute(completion);
+            return;
         }
+        depth[0]++;
         try {
-            return (boolean) mh.invokeExact(t);
-        } catch (Throwable e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static final @Nullable MethodHandle IS_VIRTUAL = findIsVirtual();
-
-    private static @Nullable MethodHandle findIsVirtual() {
-        try {
-            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
-                    MethodType.methodType(boolean.class));
-        } catch (ReflectiveOperationException e) {
-            return null; // Java 17 to 20: no virtual threads
+            completion.run();
+        } finally {
+            depth[0]--;
         }
     }
 }

@@ -4,9 +4,10 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * The state word of a {@link PoolSlot}, padded on both sides so that two slots used by two
- * threads never share a cache line (JCTools' and Stormpot's padding-by-inheritance idiom:
- * HotSpot lays out a superclass's fields before its subclass's).
+ * The layout of a {@link PoolSlot}'s state word: padded on both sides so that two slots used
+ * by two threads never share a cache line (padding by inheritance: HotSpot lays out a
+ * superclass's fields before its subclass's). The raw accessors here are called only by
+ * {@link PoolSlot}'s named transitions, which are the one place the word is written.
  */
 final class PoolSlotPadding {
     private PoolSlotPadding() {}
@@ -29,12 +30,12 @@ final class PoolSlotPadding {
             return state;
         }
 
-        /** Volatile write of the state word; only the slot's current owner calls this. */
-        final void setState(long s) {
+        /** Volatile write of the state word, for {@link PoolSlot}'s transitions alone. */
+        final void setStateVolatile(long s) {
             state = s;
         }
 
-        /** Compare-and-set of the state word with volatile semantics. */
+        /** Compare-and-set with volatile semantics, for {@link PoolSlot}'s transitions. */
         final boolean casState(long expect, long update) {
             return STATE.compareAndSet(this, expect, update);
         }

@@ -407,34 +407,34 @@ final class PoolConcurrencyTest {
         }
         assertFalse(a.get().closed.get());
         a.close();
-        assertTrue(pool.awaitClosed(Duration.ofSeconds(10)));
+        assertTrue(pool.join(Duration.ofSeconds(10)));
         assertEquals(0, factory.alive.get());
     }
 
-    /** awaitClosed waits for a lease closed by another thread. */
+    /** join waits for a lease closed by another thread. */
     @Test
-    void awaitClosed_leaseReturnedLater_returnsTrue() throws Exception {
+    void join_leaseReturnedLater_returnsTrue() throws Exception {
         Pool<Res> pool = builder().leakDetection(true).build();
         Lease<Res> a = pool.borrow();
         pool.close();
-        assertFalse(pool.awaitClosed(Duration.ofMillis(5))); // logs the borrow site
-        CompletableFuture<Boolean> waiting = fork(() -> pool.awaitClosed(Duration.ofMinutes(1)));
+        assertFalse(pool.join(Duration.ofMillis(5))); // logs the borrow site
+        CompletableFuture<Boolean> waiting = fork(() -> pool.join(Duration.ofMinutes(1)));
         a.close();
         assertTrue(waiting.get(10, TimeUnit.SECONDS));
     }
 
-    /** An interrupted awaitClosed throws an InterruptedException naming the pool and wait. */
+    /** An interrupted join throws an InterruptedException naming the pool and wait. */
     @Test
-    void awaitClosed_interrupted_throwsNamingPool() throws Exception {
+    void join_interrupted_throwsNamingPool() throws Exception {
         Pool<Res> pool = builder().build();
         Lease<Res> a = pool.borrow();
         pool.close();
         Thread.currentThread().interrupt();
         InterruptedException e = assertThrows(InterruptedException.class,
-                () -> pool.awaitClosed(Duration.ofMinutes(1)));
-        assertEquals("conc: interrupted in awaitClosed()", e.getMessage());
+                () -> pool.join(Duration.ofMinutes(1)));
+        assertEquals("conc: interrupted in join()", e.getMessage());
         a.close();
-        assertTrue(pool.awaitClosed(Duration.ZERO));
+        assertTrue(pool.join(Duration.ZERO));
     }
 
     /** A lease dropped without close is reclaimed after GC: object destroyed, slot freed. */
@@ -677,7 +677,7 @@ final class PoolConcurrencyTest {
         assertTrue(total > 0);
         assertTrue(s.borrows() >= total, s.toString());
         pool.close();
-        assertTrue(pool.awaitClosed(Duration.ofSeconds(10)));
+        assertTrue(pool.join(Duration.ofSeconds(10)));
         assertEquals(0, f.alive.get());
         s = pool.stats();
         assertEquals(s.created(), s.destroyed(), s.toString());

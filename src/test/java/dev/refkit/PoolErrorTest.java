@@ -104,7 +104,7 @@ final class PoolErrorTest {
         assertEquals(2, e.getSuppressed().length);
         assertEquals(3, destroys.get());
         assertTrue(pool.isClosed());
-        assertTrue(pool.awaitClosed(Duration.ZERO));
+        assertTrue(pool.join(Duration.ZERO));
     }
 
     /** A lent object destroyed on return after close: the closer gets the Error; terminated. */
@@ -116,7 +116,7 @@ final class PoolErrorTest {
         Lease<Res> l = pool.borrow();
         pool.close();
         assertThrows(HookError.class, l::close);
-        assertTrue(pool.awaitClosed(Duration.ZERO));
+        assertTrue(pool.join(Duration.ZERO));
     }
 
     /** A waiting future whose granted object's check throws an Error fails with it. */
@@ -158,7 +158,7 @@ final class PoolErrorTest {
                 throw new HookError("no destroy");
             }
         }).build()) {
-            PoolLease<Res> l = (PoolLease<Res>) pool.borrow();
+            PoolCore.Loan<Res> l = (PoolCore.Loan<Res>) pool.borrow();
             Throwable e = assertThrows(Throwable.class,
                     () -> java.util.Objects.requireNonNull(l.cleanable).clean());
             assertInstanceOf(HookError.class, e);

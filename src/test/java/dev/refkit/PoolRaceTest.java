@@ -68,14 +68,14 @@ final class PoolRaceTest {
                 }
             });
             eventually(() -> pool.stats().waiting() == 2, "second waiter in line");
-            pool.lock.lock();
+            pool.core.line.lock.lock();
             try {
                 first.get().interrupt();
-                eventually(() -> pool.lock.hasQueuedThread(first.get()),
+                eventually(() -> pool.core.line.lock.hasQueuedThread(first.get()),
                         "the interrupted waiter blocked on leaving the line");
                 held.close(); // signals the first waiter, which is giving up
             } finally {
-                pool.lock.unlock();
+                pool.core.line.lock.unlock();
             }
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> w1.get(10, TimeUnit.SECONDS));
@@ -232,12 +232,12 @@ final class PoolRaceTest {
     // ---- 6: close against a factory call
 
     /**
-     * {@code awaitClosed} returns true only once every factory call begun before
+     * {@code join} returns true only once every factory call begun before
      * {@code close()} has finished and its object is destroyed: three threads make and
      * invalidate objects while the pool closes.
      */
     @Test
-    void awaitClosed_racesFactoryCalls_trueOnlyWhenAllDestroyed() throws Exception {
+    void join_racesFactoryCalls_trueOnlyWhenAllDestroyed() throws Exception {
         AtomicInteger inFactory = new AtomicInteger();
         AtomicInteger alive = new AtomicInteger();
         int creators = 3;
@@ -289,12 +289,12 @@ final class PoolRaceTest {
                 start.await(10, TimeUnit.SECONDS);
                 spin();
                 pool.close();
-                assertTrue(pool.awaitClosed(Duration.ofSeconds(10)));
+                assertTrue(pool.join(Duration.ofSeconds(10)));
                 int running = inFactory.get();
                 int left = alive.get();
                 done.await(10, TimeUnit.SECONDS);
                 if (running != 0 || left != 0) {
-                    fail("round " + round + ": awaitClosed() returned true with " + running
+                    fail("round " + round + ": join() returned true with " + running
                             + " factory call(s) running and " + left + " object(s) alive");
                 }
             }

@@ -510,7 +510,7 @@ final class PoolTest {
             assertEquals(0, s.failedCreations());
             assertEquals(Duration.ZERO, s.longestWait());
             assertTrue(s.toString().startsWith("PoolStats{size=2, idle=1, lent=1"));
-            assertTrue(pool.toString().startsWith("test PoolStats{"));
+            assertEquals("Pool[test]{OPEN, idle=1, lent=1, waiting=0}", pool.toString());
             a.close();
         }
     }
@@ -523,11 +523,11 @@ final class PoolTest {
         pool.close();
         assertTrue(pool.isClosed());
         assertEquals(1, factory.alive.get()); // the idle one is gone
-        assertFalse(pool.awaitClosed(Duration.ofMillis(10)));
+        assertFalse(pool.join(Duration.ofMillis(10)));
         assertEquals(a.get().id, 1);
         a.close();
         assertEquals(0, factory.alive.get());
-        assertTrue(pool.awaitClosed(Duration.ZERO));
+        assertTrue(pool.join(Duration.ZERO));
         pool.close();
     }
 
@@ -541,14 +541,5 @@ final class PoolTest {
         assertThrows(ClosedException.class, () -> pool.borrow(Duration.ofSeconds(1)));
         Exception async = assertThrows(Exception.class, () -> pool.borrowAsync().join());
         assertInstanceOf(ClosedException.class, async.getCause());
-    }
-
-    @Test
-    void awaitClosed_beforeClose_throws() {
-        try (Pool<Res> pool = builder().build()) {
-            IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> pool.awaitClosed(Duration.ZERO));
-            assertEquals("test: awaitClosed() before close()", e.getMessage());
-        }
     }
 }

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A virtual thread first in line yields a few times before it parks (see {@link PoolLine});
+ * A virtual thread first in line yields a few times before it parks (see PoolLine);
  * these tests check that this never costs it its timeout or its interrupt, and that what it
  * leaves behind is consistent. They need Java 21+ and are skipped on 17.
  */

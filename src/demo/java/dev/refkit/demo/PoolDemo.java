@@ -79,7 +79,7 @@ final class PoolDemo {
         } catch (ClosedException e) {
             System.out.println("  " + e.getMessage());
         }
-        System.out.println("  closed cleanly: " + pool.awaitClosed(Duration.ofSeconds(1))
+        System.out.println("  closed cleanly: " + pool.join(Duration.ofSeconds(1))
                 + ", final " + pool.stats());
     }
 }

@@ -28,7 +28,7 @@ import org.openjdk.jcstress.infra.results.II_Result;
  * pool, the interrupt of the oldest waiting thread racing the return that signals it (the
  * next waiter is served, never left waiting beside an idle object); {@code setMaxSize}
  * racing a borrow that makes an object (the pool fits the new bound once the leases are
- * back); and {@code close()} racing a borrow that makes an object ({@code awaitClosed} is
+ * back); and {@code close()} racing a borrow that makes an object ({@code join} is
  * true only once no factory call runs and nothing is alive).
  */
 public final class PoolTests {
@@ -293,7 +293,7 @@ public final class PoolTests {
 
     /**
      * {@code close()} races a {@code tryBorrow()} that makes an object: if
-     * {@code awaitClosed} says the pool is done, no factory call runs and nothing is alive.
+     * {@code join} says the pool is done, no factory call runs and nothing is alive.
      */
     @JCStressTest
     @Outcome(id = "1, 0, 0", expect = ACCEPTABLE, desc = "borrowed before close; still lent, not terminated")
@@ -328,7 +328,7 @@ public final class PoolTests {
         public void closer() {
             pool.close();
             try {
-                terminated = pool.awaitClosed(Duration.ZERO) ? 1 : 0;
+                terminated = pool.join(Duration.ZERO) ? 1 : 0;
             } catch (InterruptedException e) {
                 terminated = -1;
             }
