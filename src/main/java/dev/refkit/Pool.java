@@ -217,8 +217,9 @@ public final class Pool<T> implements AutoCloseable {
      * @throws IllegalArgumentException if {@code newMaxSize < 1}
      * @throws IllegalStateException if the pool was built unbounded ({@code maxSize(0)})
      * @throws ClosedException if the pool is closed
-     * @throws Error if a destroyer threw one; the new bound holds all the same and waiters
-     *     are served
+     * @throws Error if a destroyer threw one: the shrink still destroys idle objects until
+     *     the pool fits the new bound and waiters are served, then throws the first Error,
+     *     later ones suppressed on it
      */
     public void setMaxSize(int newMaxSize) {
         if (newMaxSize < 1) {

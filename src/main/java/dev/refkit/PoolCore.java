@@ -497,20 +497,32 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     // ---------------------------------------------------------------------------------
     // Size, upkeep, stats, closing
 
-    /** Sets the bound, destroys idle objects until the pool fits, then serves waiters. */
+    /**
+     * Sets the bound, destroys idle objects until the pool fits, then serves waiters. A
+     * destroyer's Error does not stop the shrink (the slot is freed before it goes on):
+     * the first is thrown once the pool fits, later ones suppressed on it.
+     */
     void setMaxSize(int newMaxSize) {
         line.setMaxSize(newMaxSize);
+        Error failure = null;
         try {
             for (PoolSlot<T> s : slots.all()) {
                 if (line.fits()) {
                     break;
                 }
-                if (slots.take(s)) {
-                    destroy(s);
+                try {
+                    if (slots.take(s)) {
+                        destroy(s);
+                    }
+                } catch (Error e) {
+                    failure = Checks.firstFailure(failure, e);
                 }
             }
         } finally {
             line.drain();
+        }
+        if (failure != null) {
+            throw failure;
         }
     }
 
