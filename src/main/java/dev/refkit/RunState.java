@@ -52,7 +52,10 @@ import org.slf4j.LoggerFactory;
  * calls under it; the calls run after it is released, on the thread that made the
  * transition. Calls to one listener never overlap and come in the order of the
  * transitions: when two threads make transitions at once and the first is still running a
- * listener, that thread also runs the second transition's call of it, after its own.
+ * listener, that thread also runs the second transition's call of it, after its own, and
+ * the second thread does not wait for it. A stop counts as done for {@code join} only once
+ * its stop listener calls have run, on whichever thread, and stops count as done in run
+ * order.
  *
  * <p><b>Memory consistency effects.</b> Actions in a thread before it calls
  * {@link #cancel()} happen-before another thread sees {@code isCancelled()} return true,
@@ -307,14 +310,20 @@ public final class RunState extends RunStateCore {
 
     /**
      * Stops: from {@code RUNNING}, {@code PAUSED} or {@code STOPPING} to {@code STOPPED}.
-     * Records the stop time, adds the run to the total time, releases the pause waits, runs
-     * the stop listeners in this thread, then wakes {@code join} (and a shutdown hook
-     * waiting for the stop). The cancelled flag is kept.
+     * Records the stop time, adds the run to the total time, releases the pause waits and
+     * runs the stop listeners in this thread, except a listener that another thread is
+     * still running (for an earlier stop): that call is left to that thread, which runs it
+     * after its own, gets its Error if it throws one, and this method does not wait for it
+     * (see <b>Thread safety</b> in the class documentation). Once every stop listener call
+     * of this run has run, on whichever thread, and every earlier run's stop is done too,
+     * {@code join} (and a shutdown hook waiting for the stop) is woken. The cancelled flag
+     * is kept.
      *
      * @throws IllegalStateException if the state is {@code IDLE} or {@code STOPPED}, e.g.
      *     {@code "indexer: stop() while IDLE"}
-     * @throws Error the first Error a stop listener threw, once the state is
-     *     {@code STOPPED}, every stop listener has run and {@code join} is woken
+     * @throws Error the first Error a stop listener call run in this thread threw, once the
+     *     state is {@code STOPPED} and those calls have all run; a call left to another
+     *     thread throws there instead
      */
     public void stop() {
         if (!stopRun(0L)) {
@@ -326,6 +335,7 @@ public final class RunState extends RunStateCore {
     private boolean stopRun(long run) {
         long stopped;
         ListenerList<Listener<RunState>> calls;
+        boolean callsRunNow;
         lock.lock();
         try {
             int ph = phase();
@@ -333,23 +343,38 @@ public final class RunState extends RunStateCore {
                 return false;
             }
             stopped = endRun();
-            calls = events.queue(Event.STOP);
+            long thisRun = stopped;
+            calls = events.calls(Event.STOP);
+            callsRunNow = calls == null || calls.isEmpty()
+                    || events.queue(Event.STOP, () -> stopCallsRan(thisRun));
         } finally {
             lock.unlock();
         }
         wakeWaiters(); // the pause waits end now, join once the stop listeners have run
+        // Runs this stop's calls, except those left to a thread already running that
+        // listener: that thread runs them and then tells stopCallsRan.
         Error error = RunStateEvents.dispatch(calls, null);
-        lock.lock();
-        try {
-            stopListenersReturned(stopped);
-        } finally {
-            lock.unlock();
+        if (callsRunNow) {
+            stopCallsRan(stopped);
         }
-        wakeWaiters();
         if (error != null) {
             throw error;
         }
         return true;
+    }
+
+    /**
+     * Run {@code run}'s stop listener calls have all run: counts its stop as done (in run
+     * order) and wakes join. On the thread that ran the last call, with no lock held.
+     */
+    private void stopCallsRan(long run) {
+        lock.lock();
+        try {
+            stopListenersReturned(run);
+        } finally {
+            lock.unlock();
+        }
+        wakeWaiters();
     }
 
     // ---------------------------------------------------------------- queries

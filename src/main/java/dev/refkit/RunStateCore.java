@@ -10,6 +10,7 @@ import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -65,8 +66,16 @@ abstract class RunStateCore {
     private volatile RunTimes times = RunTimes.INITIAL;
     /** Counts starts: the number of the run going now or of the last one. Written under lock. */
     private volatile long runs;
-    /** The last run whose stop listeners have all returned. Written under lock. */
+    /**
+     * The last run whose stop, and every earlier run's, is done: its stop listener calls
+     * have all run, on whichever thread ran them. Written under lock.
+     */
     private volatile long stopsDone;
+    /**
+     * Runs after {@code stopsDone + 1} whose stop listener calls have run while an earlier
+     * run's still run; made on the first such run. Guarded by lock.
+     */
+    private @Nullable TreeSet<Long> stopsDoneAhead;
 
     RunStateCore(String name, Ticker ticker, Clock clock, @Nullable BooleanSupplier cancelPoll) {
         this.name = name;
@@ -179,10 +188,33 @@ abstract class RunStateCore {
         return runs;
     }
 
-    /** Run {@code run}'s stop listeners have all returned: ends the joins that wait for it. */
+    /**
+     * Run {@code run}'s stop listener calls have all run, on whichever thread ran them: ends
+     * the joins that wait for it, once every earlier run's have run too ({@code stopsDone}
+     * advances in run order; a run done ahead of an earlier one waits for it).
+     */
     final void stopListenersReturned(long run) {
         checkTransition(state, true);
-        stopsDone = Math.max(stopsDone, run);
+        long done = stopsDone;
+        if (run != done + 1L) {
+            if (run > done) {
+                TreeSet<Long> ahead = stopsDoneAhead;
+                if (ahead == null) {
+                    ahead = new TreeSet<>();
+                    stopsDoneAhead = ahead;
+                }
+                ahead.add(run);
+            }
+            return;
+        }
+        done = run;
+        TreeSet<Long> ahead = stopsDoneAhead;
+        if (ahead != null) {
+            while (ahead.remove(done + 1L)) {
+                done++;
+            }
+        }
+        stopsDone = done;
     }
 
     /**

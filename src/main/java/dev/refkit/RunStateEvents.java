@@ -91,6 +91,32 @@ final class RunStateEvents<O> {
     }
 
     /**
+     * Like {@link #queue}, and {@code whenRun} runs once every listener of {@code event}
+     * registered now has run this call (or skipped it, being removed): on the thread that
+     * ran the last one, which may be another thread if this one's dispatch leaves a call to
+     * a thread already running that listener. Under the owner's lock; then
+     * {@link #dispatch} {@link #calls(Event) calls(event)} once it is released.
+     *
+     * @param whenRun told once the calls have run; it must not throw
+     * @return true if no listener took the call, so {@code whenRun} will not run: the caller
+     *     treats the calls as run; false if {@code whenRun} will run
+     */
+    boolean queue(Event event, Runnable whenRun) {
+        ListenerList<Listener<O>> list = listenersOf(event);
+        return list == null || list.enqueue(Listener::call, whenRun);
+    }
+
+    /**
+     * The list {@link #dispatch} runs after {@link #queue(Event, Runnable)}; under the
+     * owner's lock.
+     *
+     * @return the listeners of {@code event}, or null if it never had one
+     */
+    @Nullable ListenerList<Listener<O>> calls(Event event) {
+        return listenersOf(event);
+    }
+
+    /**
      * Runs the calls {@link #queue} queued (and any queued since for the same listeners
      * that no other thread is running); call it without any lock.
      *

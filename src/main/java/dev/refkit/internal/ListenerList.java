@@ -3,6 +3,7 @@ package dev.refkit.internal;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -20,6 +21,11 @@ import org.jspecify.annotations.Nullable;
  * another thread is still running calls of the same listener leaves its calls to that
  * thread, which runs them before it returns; so a listener may cause a transition of its own
  * object without recursing.
+ *
+ * <p>A call queued with {@link #enqueue(Consumer, Runnable)} also tells the owner when
+ * every listener has run it (or skipped it, being removed), on whichever thread ran the
+ * last of them; so an owner whose dispatch left a call to another thread learns when that
+ * thread has run it.
  *
  * <p>A listener that throws a {@link RuntimeException} is reported to the
  * {@code onException} handler given at construction (the owner logs it) and the other calls
@@ -102,6 +108,34 @@ public final class ListenerList<L> {
     }
 
     /**
+     * Like {@link #enqueue(Consumer)}, and {@code whenRun} runs once every listener
+     * registered now has run {@code call} (or skipped it, being removed meanwhile): on the
+     * thread that ran or skipped the last one, after that listener returned or threw, with
+     * no lock of this list held. It runs at most once, and not at all if this method returns
+     * true.
+     *
+     * @param call what to do with each listener
+     * @param whenRun told once every listener has run or skipped {@code call}; it must not
+     *     throw
+     * @return true if no listener took the call (none registered, or each removed), so
+     *     {@code whenRun} will not run: the caller treats the call as run; false if
+     *     {@code whenRun} will run
+     */
+    public boolean enqueue(Consumer<? super L> call, Runnable whenRun) {
+        Entry<L>[] es = entries;
+        if (es.length == 0) {
+            return true;
+        }
+        Tracked<L> tracked = new Tracked<>(call, whenRun, es.length + 1);
+        for (Entry<L> e : es) {
+            if (!e.offer(tracked)) {
+                tracked.oneDone();
+            }
+        }
+        return tracked.enqueued();
+    }
+
+    /**
      * Whether any listener is registered now.
      *
      * @return false if {@link #enqueue} would queue nothing
@@ -124,6 +158,40 @@ public final class ListenerList<L> {
             first = e.drain(first);
         }
         return first;
+    }
+
+    /**
+     * A call queued by {@link #enqueue(Consumer, Runnable)}: counts the listeners that
+     * still have to run or skip it, plus one held by the enqueuing thread until it has
+     * offered the call to all of them.
+     */
+    private static final class Tracked<L> implements Consumer<L> {
+        private final Consumer<? super L> call;
+        private final Runnable whenRun;
+        private final AtomicInteger left;
+
+        Tracked(Consumer<? super L> call, Runnable whenRun, int left) {
+            this.call = call;
+            this.whenRun = whenRun;
+            this.left = new AtomicInteger(left);
+        }
+
+        @Override
+        public void accept(L listener) {
+            call.accept(listener);
+        }
+
+        /** One listener has run or skipped the call; the last one tells the owner. */
+        void oneDone() {
+            if (left.decrementAndGet() == 0) {
+                whenRun.run();
+            }
+        }
+
+        /** The enqueuing thread has offered the call to every listener; true if all are done. */
+        boolean enqueued() {
+            return left.decrementAndGet() == 0;
+        }
     }
 
     /**
@@ -156,12 +224,15 @@ public final class ListenerList<L> {
         }
 
         /**
-         * Unregisters the listener; calls queued and not yet run are dropped. Idempotent.
+         * Unregisters the listener; calls queued and not yet run are dropped (skipped: a
+         * call queued with {@link ListenerList#enqueue(Consumer, Runnable)} counts as run by
+         * this listener). Idempotent.
          */
         public void remove() {
             if (!removed) {
                 removed = true;
                 list.remove(this);
+                drain(null); // skips the calls left, unless a thread running them does
             }
         }
 
@@ -174,13 +245,22 @@ public final class ListenerList<L> {
             return removed;
         }
 
-        void offer(Consumer<? super L> call) {
+        /**
+         * Queues {@code call}; false if removed. Tested under the lock, so a call is either
+         * refused here or queued before {@link #remove()}'s drain takes the lock, which then
+         * skips it (or leaves it to the thread running this listener, which skips it).
+         */
+        boolean offer(Consumer<? super L> call) {
             if (removed) {
-                return;
+                return false;
             }
             lock.lock();
             try {
+                if (removed) {
+                    return false;
+                }
                 pending.add(call);
+                return true;
             } finally {
                 lock.unlock();
             }
@@ -215,6 +295,9 @@ public final class ListenerList<L> {
                     } catch (Throwable t) {
                         list.onException.accept(listener, t);
                     }
+                }
+                if (call instanceof Tracked<?> tracked) {
+                    tracked.oneDone();
                 }
             }
         }

@@ -1,6 +1,7 @@
 package dev.refkit.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -158,5 +159,87 @@ final class ListenerListTest {
         secondQueued.countDown();
         assertNull(a.get());
         assertEquals(List.of(1, 2), seen);
+    }
+
+    @Test
+    void enqueueWhenRun_noListener_returnsTrueAndNeverTells() {
+        AtomicInteger told = new AtomicInteger();
+        assertTrue(list.enqueue(event(1), told::incrementAndGet));
+        assertNull(list.dispatch());
+        assertEquals(0, told.get());
+    }
+
+    @Test
+    void enqueueWhenRun_everyListenerRan_toldOnceAfterTheLast() {
+        List<String> seen = new ArrayList<>();
+        list.add(n -> seen.add("a" + n));
+        list.add(n -> {
+            seen.add("b" + n);
+            throw new AssertionError("b");
+        });
+        assertFalse(list.enqueue(event(1), () -> seen.add("told")));
+        Error e = list.dispatch();
+        assertEquals("b", e.getMessage());
+        assertEquals(List.of("a1", "b1", "told"), seen);
+    }
+
+    @Test
+    void enqueueWhenRun_listenerRemovedBeforeDispatch_skippedCallCountsAsRun() {
+        List<Integer> seen = new ArrayList<>();
+        AtomicInteger told = new AtomicInteger();
+        ListenerList.Entry<Consumer<Integer>> e = list.add(seen::add);
+        assertFalse(list.enqueue(event(1), told::incrementAndGet));
+        e.remove();
+        assertEquals(1, told.get(), "remove skips the pending call and tells");
+        assertNull(list.dispatch());
+        assertEquals(List.of(), seen);
+        assertEquals(1, told.get());
+    }
+
+    /**
+     * Proves a call left to the thread already running its listener is told as run on that
+     * thread, only after it ran: the enqueuing thread's dispatch returns before.
+     */
+    @Test
+    void enqueueWhenRun_callLeftToRunningThread_toldOnThatThreadAfterItRan() throws Exception {
+        ReentrantLock transitions = new ReentrantLock();
+        List<Integer> seen = new CopyOnWriteArrayList<>();
+        CountDownLatch firstRunning = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        List<Thread> toldOn = new CopyOnWriteArrayList<>();
+        list.add(n -> {
+            seen.add(n);
+            if (n == 1) {
+                firstRunning.countDown();
+                try {
+                    assertTrue(release.await(20, TimeUnit.SECONDS));
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        });
+        Parked.Run<Thread> a = Parked.run(() -> {
+            transitions.lock();
+            try {
+                list.enqueue(event(1));
+            } finally {
+                transitions.unlock();
+            }
+            list.dispatch();
+            return Thread.currentThread();
+        });
+        assertTrue(firstRunning.await(20, TimeUnit.SECONDS));
+        transitions.lock();
+        try {
+            assertFalse(list.enqueue(event(2), () -> toldOn.add(Thread.currentThread())));
+        } finally {
+            transitions.unlock();
+        }
+        assertNull(list.dispatch()); // listener busy on thread a: left to it
+        assertEquals(List.of(), toldOn, "told before the call ran");
+        release.countDown();
+        Thread ta = a.get();
+        assertEquals(List.of(1, 2), seen);
+        assertEquals(List.of(ta), toldOn);
     }
 }
