@@ -50,9 +50,9 @@ public interface Lease<T> extends AutoCloseable {
     /**
      * Tells the lender that the value is broken, and closes this lease. A {@link Pool}
      * destroys the object instead of lending it again and frees its slot. A {@link Shared}
-     * refreshes if this lease's value is still its current one (see
-     * {@link Shared#refresh()}): later acquires get a fresh value, other leases keep the old
-     * one, which is closed when its last lease is closed. Calling it on a closed lease does
+     * closes the lease, then refreshes if its value is still the current one and another
+     * lease is out (see {@link Shared#refresh()}): later acquires get a fresh value, other
+     * leases keep the old one, which is closed when its last lease is closed. Calling it on a closed lease does
      * nothing; if several threads invalidate or close the same lease at once, exactly one of
      * them gives the value back.
      *

@@ -93,7 +93,7 @@ final class MultiOpenEngine {
 
     /** The kinds of close: {@code close()}, {@code closeFinal()}, {@code closeIfOpen()}. */
     private enum Release {
-        CLOSE, FINAL, IF_OPEN
+        CLOSE, FINAL, IF_OPEN, UNTRACED
     }
 
     private final String name;
@@ -375,6 +375,11 @@ final class MultiOpenEngine {
         release(Release.CLOSE, site);
     }
 
+    /** Closes one open like {@link #close}, recording no call site: an owner's own hold. */
+    void closeUntraced() {
+        release(Release.UNTRACED, null);
+    }
+
     /** Closes one open, then throws if that was not the last. */
     void closeFinal() {
         release(Release.FINAL, null);
@@ -416,7 +421,7 @@ final class MultiOpenEngine {
 
     private boolean released(Release mode, CallSites.@Nullable Site site, int remaining) {
         CallSites t = sites;
-        if (t != null) {
+        if (t != null && mode != Release.UNTRACED) {
             t.closed(site, remaining == 0);
         }
         if (mode == Release.FINAL && remaining > 0) {
@@ -482,16 +487,8 @@ final class MultiOpenEngine {
     }
 
     private String verb(Release mode) {
-        switch (mode) {
-            case CLOSE:
-                return words.close;
-            case FINAL:
-                return "closeFinal()";
-            case IF_OPEN:
-                return "closeIfOpen()";
-            default:
-                throw new AssertionError(mode);
-        }
+        return mode == Release.FINAL ? "closeFinal()"
+                : mode == Release.IF_OPEN ? "closeIfOpen()" : words.close;
     }
 
     /** Runs the shutdown and ends the cycle; the caller holds the lock, SHUTTING_DOWN. */

@@ -1,6 +1,7 @@
 package dev.refkit;
 
 import static dev.refkit.MultiOpenWord.CLOSED;
+import static dev.refkit.MultiOpenWord.EPOCH_MASK;
 import static dev.refkit.MultiOpenWord.FINALIZING;
 import static dev.refkit.MultiOpenWord.OPEN;
 import static dev.refkit.MultiOpenWord.SHUTTING_DOWN;
@@ -36,8 +37,9 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Refresh.</b> {@link #refresh()} (and {@link Lease#invalidate()} on a lease whose
  * value is still the current one) makes a fresh value for every later acquire, while the
  * leases already out keep the value they hold; each value is closed by the closer exactly
- * once, when its last lease is closed, never while a lease holds it. The current value
- * counts as held while older values still have leases: when the last lease of all is
+ * once, when its last lease is closed (at once if no lease holds it when it is replaced),
+ * never while a lease holds it; a replaced value keeps no other value open. The current
+ * value counts as held while older values still have leases: when the last lease of all is
  * closed, the current value is closed too, and the next acquire makes a fresh one.
  *
  * <p><b>Thread safety.</b> Safe for use by any number of threads; a {@link Lease} may be
@@ -55,7 +57,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Opener and closer calling back.</b> {@code acquire()} from inside the opener or the
  * closer of the value it would get throws {@link IllegalStateException} instead of
- * deadlocking, and so does {@code refresh()} from inside the opener.
+ * deadlocking; so do {@code refresh()} from inside the opener (the one a refresh runs too)
+ * or the closer of the current value, and {@link #join()} from inside any opener or closer
+ * of this shared value. {@code refresh()} from inside the closer of a replaced value is
+ * allowed.
  *
  * <p><b>Call-site tracing.</b> With {@code -Ddev.refkit.traceCallSites=true}, each lease
  * records where it was acquired and {@link #toString()} lists the live ones, as for
@@ -77,10 +82,24 @@ public final class Shared<T> {
     private final Callable<? extends T> opener;
     private final Closer<? super T> closer;
     private final @Nullable CallSites sites;
-    /** Held by refresh() while it makes the fresh value: one refresh at a time. */
+    /**
+     * Held by refresh() while it makes the fresh value: one refresh at a time. The opener of
+     * a refresh is the only user code that runs while it is held.
+     */
     private final ReentrantLock refreshLock = new ReentrantLock();
-    /** The generation later acquires go to; written only under refreshLock. */
+    /**
+     * Guards {@link #current}, {@link #retired} and each generation's {@code retired} and
+     * {@code live}; held only for a few field reads and writes, never while user code runs.
+     */
+    private final ReentrantLock genLock = new ReentrantLock();
+    /** The generation later acquires go to; written under genLock. */
     private volatile Gen<T> current;
+    /**
+     * The generations replaced by a refresh whose value is still live, oldest first;
+     * copy-on-write under genLock. While it is not empty, {@link #current} carries one
+     * untraced open of this class's own (the hold), so the current value stays open.
+     */
+    private volatile Gen<T>[] retired = noGens();
 
     private Shared(String name, Callable<? extends T> opener, Closer<? super T> closer,
             boolean traceCallSites) {
@@ -88,7 +107,12 @@ public final class Shared<T> {
         this.opener = opener;
         this.closer = closer;
         this.sites = traceCallSites ? new CallSites() : null;
-        this.current = new Gen<>(this, null);
+        this.current = new Gen<>(this);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> Gen<T>[] noGens() {
+        return (Gen<T>[]) new Gen<?>[0];
     }
 
     /**
@@ -201,8 +225,10 @@ public final class Shared<T> {
      * Makes a fresh value for every later {@link #acquire()}, if any lease is out: calls the
      * opener in this thread and makes its value the current one. Leases already out keep
      * the value they hold; that value is closed by the closer when its last lease is
-     * closed. If no lease is out, does nothing: the next acquire makes a fresh value anyway.
-     * If the opener throws, this throws and the current value stays.
+     * closed, or by this call if no lease holds it any more (then this call runs that
+     * closer). If no lease is out (on the current value or an older one), does nothing: the
+     * next acquire makes a fresh value anyway. If the opener throws, this throws and the
+     * current value stays.
      *
      * <p><b>Thread safety.</b> Refreshes run one at a time (a lock of their own, held while
      * the opener runs); acquires and lease closes never wait for a refresh. An acquire that
@@ -217,53 +243,173 @@ public final class Shared<T> {
      *     failed"}); the current value stays
      * @throws NullPointerException if the opener returned null; the current value stays
      * @throws IllegalStateException {@code "NAME: refresh() called from inside the opener"}
-     *     (or the closer) if called from inside the opener or the closer of the current value
+     *     (or {@code "... inside the closer"}) if called from inside the opener of the
+     *     current value or of a refresh, or from inside the closer of the current value
+     * @throws RuntimeException what a replaced value's closer threw, if this call ran it
+     *     (the fresh value is current all the same)
      */
     public void refresh() {
-        refreshIf(null);
+        refreshIf(null, 0L);
     }
 
-    /** Refreshes, unless {@code only} is given and is no longer the current generation. */
-    private void refreshIf(@Nullable Gen<T> only) {
+    /**
+     * Refreshes, unless {@code only} is given and is no longer the current generation in the
+     * cycle {@code epoch} (the epoch bits of its state word while the lease was held).
+     */
+    private void refreshIf(@Nullable Gen<T> only, long epoch) {
         if (refreshLock.isHeldByCurrentThread()) {
-            throw new IllegalStateException(name + ": refresh() called from inside the opener");
+            throw new IllegalStateException(calledInside("refresh()", true));
         }
         Gen<T> old;
-        Throwable failure = null;
+        Gen<T> fresh;
+        boolean oldHeld;
+        boolean freshHeld;
         refreshLock.lock();
         try {
             old = current;
-            if (only != null && old != only) {
-                return; // refreshed meanwhile: its value is no longer the current one
+            if (only != null && (old != only
+                    || (old.engine.snapshot() & EPOCH_MASK) != epoch)) {
+                return; // refreshed or closed meanwhile: its value is no longer the current one
             }
-            old.checkNotInHook();
-            if (!old.engine.openIfOpen()) {
-                return; // no lease out
+            checkNotInHook(old, "refresh()");
+            if (leaseCount() == 0) {
+                return; // no lease out: the next acquire makes a fresh value anyway
             }
+            fresh = new Gen<>(this);
+            CallSites.Site first = fresh.engine.open(); // runs the opener; may throw
+            if (!fresh.engine.openIfOpen()) { // the hold, untraced; fresh is OPEN: we hold it
+                throw new AssertionError("a fresh generation not open");
+            }
+            fresh.engine.close(first); // 2 to 1: runs no closer
+            genLock.lock();
             try {
-                Gen<T> fresh = new Gen<>(this, old);
-                // The fresh generation's first open is held by the old one, which closes it
-                // when its own last lease is closed.
-                CallSites.Site held = fresh.engine.open();
-                old.retire(fresh, held);
+                oldHeld = retired.length > 0;
+                old.retired = true;
+                if (old.live) {
+                    retired = appended(retired, old);
+                }
                 current = fresh;
-            } catch (RuntimeException | Error t) {
-                failure = t;
+                freshHeld = retired.length > 0;
+            } finally {
+                genLock.unlock();
             }
         } finally {
             refreshLock.unlock();
         }
-        try {
-            old.engine.close(null); // the open taken above: it may be old's last
-        } catch (RuntimeException | Error t) {
-            failure = Checks.firstFailure(failure, t);
+        // Outside both locks: either release may run a closer.
+        Throwable failure = null;
+        if (oldHeld) {
+            failure = releaseHold(old, null);
         }
+        if (!freshHeld) {
+            failure = releaseHold(fresh, failure); // every lease closed while the opener ran
+        }
+        rethrow(failure);
+    }
+
+    /** Releases the hold on {@code g}; returns the first of {@code failure} and its failure. */
+    private static @Nullable Throwable releaseHold(Gen<?> g, @Nullable Throwable failure) {
+        try {
+            g.engine.closeUntraced();
+            return failure;
+        } catch (RuntimeException | Error t) {
+            return Checks.firstFailure(failure, t);
+        }
+    }
+
+    private static void rethrow(@Nullable Throwable failure) {
         if (failure instanceof Error) {
             throw (Error) failure;
         }
         if (failure != null) {
             throw (RuntimeException) failure;
         }
+    }
+
+    /** Throws if this thread runs the opener or the closer of {@code g}. */
+    private void checkNotInHook(Gen<T> g, String op) {
+        if (g.engine.inHook()) {
+            throw new IllegalStateException(
+                    calledInside(op, phaseOf(g.engine.snapshot()) != SHUTTING_DOWN));
+        }
+    }
+
+    private String calledInside(String op, boolean opener) {
+        return name + ": " + op + " called from inside " + (opener ? "the opener" : "the closer");
+    }
+
+    /** The generations {@code gs} with {@code g} added at the end. */
+    private static <T> Gen<T>[] appended(Gen<T>[] gs, Gen<T> g) {
+        Gen<T>[] n = java.util.Arrays.copyOf(gs, gs.length + 1);
+        n[gs.length] = g;
+        return n;
+    }
+
+    /** The generations {@code gs} without {@code g}; {@code gs} itself if it is not there. */
+    private static <T> Gen<T>[] removed(Gen<T>[] gs, Gen<T> g) {
+        for (int i = 0; i < gs.length; i++) {
+            if (gs[i] == g) {
+                Gen<T>[] n = java.util.Arrays.copyOf(gs, gs.length - 1);
+                System.arraycopy(gs, i + 1, n, i, gs.length - 1 - i);
+                return n;
+            }
+        }
+        return gs;
+    }
+
+    /**
+     * {@code g}'s value begins (its startup): throws {@link Retired} if a refresh replaced
+     * {@code g}, else marks it live, so a refresh that replaces it keeps it as retired.
+     */
+    private void valueBegins(Gen<T> g) {
+        genLock.lock();
+        try {
+            if (g.retired) {
+                throw Retired.INSTANCE;
+            }
+            g.live = true;
+        } finally {
+            genLock.unlock();
+        }
+    }
+
+    /**
+     * {@code g}'s value ended (after its closer, or its opener failed). Returns the
+     * generation whose hold the caller must release, when {@code g} was the last retired
+     * one still live; else null.
+     */
+    private @Nullable Gen<T> valueEnded(Gen<T> g) {
+        genLock.lock();
+        try {
+            g.live = false;
+            Gen<T>[] r = retired;
+            if (r.length == 0) {
+                return null;
+            }
+            Gen<T>[] n = removed(r, g);
+            retired = n;
+            return n.length == 0 && n != r ? current : null;
+        } finally {
+            genLock.unlock();
+        }
+    }
+
+    /**
+     * The leases not yet closed, on the current value and on replaced ones, not counting
+     * the hold; a snapshot, exact when nothing races it.
+     */
+    private int leaseCount() {
+        Gen<T>[] r = retired;
+        int n = countIfOpen(current) - (r.length > 0 ? 1 : 0);
+        for (Gen<T> g : r) {
+            n += countIfOpen(g);
+        }
+        return Math.max(n, 0);
+    }
+
+    private static int countIfOpen(Gen<?> g) {
+        long st = g.engine.snapshot();
+        return phaseOf(st) == OPEN ? g.engine.countIn(st) : 0;
     }
 
     /**
@@ -295,20 +441,13 @@ public final class Shared<T> {
     }
 
     /**
-     * Returns the number of leases not yet closed, on the current value and on older ones.
-     * Never blocks; a snapshot.
+     * Returns the number of leases not yet closed, on the current value and on older ones
+     * (leases only: a refresh's own bookkeeping is not counted). Never blocks; a snapshot.
      *
      * @return the count
      */
     public int openCount() {
-        int n = 0;
-        for (Gen<T> g = current; g != null; ) {
-            Gen<T> p = g.predecessor;
-            int c = g.engine.countIn(g.engine.snapshot()) - (p != null ? 1 : 0);
-            n += Math.max(c, 0);
-            g = p;
-        }
-        return n;
+        return leaseCount();
     }
 
     /**
@@ -341,6 +480,7 @@ public final class Shared<T> {
     public void join() throws InterruptedException {
         for (;;) {
             Gen<T> g = current;
+            checkNotInAnyHook();
             g.engine.join();
             if (current == g) {
                 return;
@@ -365,6 +505,7 @@ public final class Shared<T> {
         long deadline = System.nanoTime() + nanos;
         for (;;) {
             Gen<T> g = current;
+            checkNotInAnyHook();
             if (!g.engine.join(nanos)) {
                 return false;
             }
@@ -372,6 +513,21 @@ public final class Shared<T> {
                 return true;
             }
             nanos = Math.max(0L, deadline - System.nanoTime());
+        }
+    }
+
+    /**
+     * Throws if this thread runs an opener or a closer of this shared value: join() would
+     * wait for itself. The opener of a refresh runs under refreshLock, a replaced value's
+     * closer under its generation's lifecycle lock; the current generation's engine checks
+     * its own hooks.
+     */
+    private void checkNotInAnyHook() {
+        if (refreshLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException(calledInside("join()", true));
+        }
+        for (Gen<T> g : retired) {
+            checkNotInHook(g, "join()");
         }
     }
 
@@ -402,48 +558,42 @@ public final class Shared<T> {
     /**
      * One value's counting: an engine whose startup calls the opener and whose shutdown
      * calls the closer. The current generation lives through many cycles, one value each;
-     * one replaced by a refresh lives only until its last lease is closed, and its shutdown
-     * then closes the open it holds on its successor.
+     * one replaced by a refresh lives only until its last lease is closed. A replaced one
+     * holds nothing on the others, so closing it never runs more than the current value's
+     * closer besides its own.
      */
     private static final class Gen<T> implements MultiOpenEngine.Hooks {
         private final Shared<T> owner;
         final MultiOpenEngine engine;
-        /** The generation this one replaced, while it still holds this one's first open. */
-        volatile @Nullable Gen<T> predecessor;
-        /** The generation that replaced this one; set once, under refreshLock. */
-        private volatile @Nullable Gen<T> successor;
-        /** The call site of the open this one holds on its successor, if traced. */
-        private CallSites.@Nullable Site successorSite;
+        /** A refresh replaced this generation; guarded by the owner's genLock. */
+        boolean retired;
+        /** From a startup to the end of its value (closer run or opener failed); genLock. */
+        boolean live;
         // Written by the opener's thread under the lifecycle lock before the state says
         // OPEN, read by acquirers after their acquire: ordered by the state's volatile.
         private @Nullable T value;
 
-        Gen(Shared<T> owner, @Nullable Gen<T> predecessor) {
+        Gen(Shared<T> owner) {
             this.owner = owner;
-            this.predecessor = predecessor;
             this.engine = new MultiOpenEngine(owner.name, WORDS, this, owner.sites);
-        }
-
-        /** Marks this generation replaced by {@code next}, holding {@code next}'s open. */
-        void retire(Gen<T> next, CallSites.@Nullable Site held) {
-            successorSite = held;
-            successor = next;
-        }
-
-        void checkNotInHook() {
-            if (engine.inHook()) {
-                throw new IllegalStateException(owner.name
-                        + ": refresh() called from inside the opener or the closer");
-            }
         }
 
         @Override
         public void startup() throws Exception {
-            if (successor != null) {
-                throw Retired.INSTANCE;
+            owner.valueBegins(this);
+            try {
+                value = Objects.requireNonNull(owner.opener.call(),
+                        () -> owner.name + ": the opener returned null");
+            } catch (Throwable t) {
+                Gen<T> held = owner.valueEnded(this);
+                if (held != null) {
+                    Throwable f = releaseHold(held, null);
+                    if (f != null) {
+                        t.addSuppressed(f);
+                    }
+                }
+                throw t;
             }
-            value = Objects.requireNonNull(owner.opener.call(),
-                    () -> owner.name + ": the opener returned null");
         }
 
         @Override
@@ -456,14 +606,11 @@ public final class Shared<T> {
             } catch (Throwable t) {
                 failure = t;
             }
-            Gen<T> next = successor;
-            if (next != null) {
-                next.predecessor = null;
-                try {
-                    next.engine.close(successorSite);
-                } catch (Throwable t) {
-                    failure = Checks.firstFailure(failure, t);
-                }
+            Gen<T> held = owner.valueEnded(this);
+            if (held != null) {
+                // The last replaced value closed: the current one is held no more. Its
+                // closer may run here, one level deep: it releases no further hold.
+                failure = releaseHold(held, failure);
             }
             if (failure instanceof Error) {
                 throw (Error) failure;
@@ -521,15 +668,17 @@ public final class Shared<T> {
             }
         }
 
-        /** Refreshes if this lease's value is still the current one, then closes. */
+        /**
+         * Closes, then refreshes if this lease's value is still the current one and another
+         * lease is out. The cycle is read while this lease still holds it, so a value made
+         * after the close (a new cycle of the same generation) is not refreshed.
+         */
         @Override
         public void invalidate() {
             if (markClosed()) {
-                try {
-                    gen.owner.refreshIf(gen);
-                } finally {
-                    gen.engine.close(site);
-                }
+                long epoch = gen.engine.snapshot() & EPOCH_MASK;
+                gen.engine.close(site);
+                gen.owner.refreshIf(gen, epoch);
             }
         }
 
