@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -29,33 +30,26 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Thread safety.</b> Every method may be called from any thread; user code never runs
  * under a lock. The hints are racy by design: a stale hint costs one failed CAS.
  *
- * <p><b>Memory consistency effects.</b> Returning an object (the CAS to IDLE) happens-before
- * the next borrower's CAS that takes it; making an object happens-before its first borrower
- * gets it (published by the slot array and the slot's volatile state).
+ * <p><b>Memory consistency effects.</b> A return (the CAS to IDLE) happens-before the next
+ * borrower's CAS that takes the object; making one happens-before its first borrower gets it.
  */
 final class PoolCore<T> implements PoolLine.Grants<T> {
     /** Hint stripes lie this many references apart, so that no two share a cache line. */
     private static final int STRIPE_SPACING = 16;
 
-    /** How a lease ends. */
-    enum End {
-        /** {@code close()}: reset ({@code onReturn}) and made idle. */
-        RETURN,
-        /** Never used (a grant its waiter gave up, a future completed elsewhere): made idle. */
-        UNUSED,
-        /** {@code invalidate()}: destroyed. */
-        INVALIDATE
-    }
+    /**
+     * How a lease ends: {@code RETURN} by {@code close()} (reset, made idle), {@code UNUSED}
+     * never used (a grant given up, a future completed elsewhere: made idle),
+     * {@code INVALIDATE} by {@code invalidate()} (destroyed).
+     */
+    enum End { RETURN, UNUSED, INVALIDATE }
 
-    /** What a waiter granted an object it must first check holds after the check. */
-    private enum Checked {
-        /** The object passed: lend it. */
-        LEND,
-        /** The object failed and was destroyed; its permit is the waiter's: make one. */
-        MAKE,
-        /** The object failed while the pool shrank or closed; nothing held: try again. */
-        RETRY
-    }
+    /**
+     * What a waiter granted an object it must check holds after the check: {@code LEND} it
+     * passed; {@code MAKE} it failed and was destroyed, its permit is the waiter's;
+     * {@code RETRY} it failed while the pool shrank or closed, nothing held.
+     */
+    private enum Checked { LEND, MAKE, RETRY }
 
     private final String name;
     private final PoolHooks<T> hooks;
@@ -497,33 +491,40 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     // ---------------------------------------------------------------------------------
     // Size, upkeep, stats, closing
 
-    /**
-     * Sets the bound, destroys idle objects until the pool fits, then serves waiters. A
-     * destroyer's Error does not stop the shrink (the slot is freed before it goes on):
-     * the first is thrown once the pool fits, later ones suppressed on it.
-     */
+    /** Sets the bound, destroys idle objects until the pool fits, then serves waiters. */
     void setMaxSize(int newMaxSize) {
         line.setMaxSize(newMaxSize);
-        Error failure = null;
+        Error failure;
         try {
-            for (PoolSlot<T> s : slots.all()) {
-                if (line.fits()) {
-                    break;
-                }
-                try {
-                    if (slots.take(s)) {
-                        destroy(s);
-                    }
-                } catch (Error e) {
-                    failure = Checks.firstFailure(failure, e);
-                }
-            }
+            failure = destroyIdle(line::fits);
         } finally {
             line.drain();
         }
         if (failure != null) {
             throw failure;
         }
+    }
+
+    /**
+     * Destroys idle objects until {@code enough} holds (all of them if null). A destroyer's
+     * Error does not stop it (the slot is freed first): the first is returned, later ones
+     * suppressed on it.
+     */
+    private @Nullable Error destroyIdle(@Nullable BooleanSupplier enough) {
+        Error failure = null;
+        for (PoolSlot<T> s : slots.all()) {
+            if (enough != null && enough.getAsBoolean()) {
+                break;
+            }
+            try {
+                if (slots.take(s)) {
+                    destroy(s);
+                }
+            } catch (Error e) {
+                failure = Checks.firstFailure(failure, e);
+            }
+        }
+        return failure;
     }
 
     int maxSize() {
@@ -613,16 +614,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
             f.cancel(false);
         }
         line.wakeClosed(woken);
-        Error failure = null;
-        for (PoolSlot<T> s : slots.all()) {
-            try {
-                if (slots.take(s)) {
-                    destroy(s);
-                }
-            } catch (Error e) {
-                failure = Checks.firstFailure(failure, e);
-            }
-        }
+        Error failure = destroyIdle(null);
         line.terminateIfEmpty();
         if (failure != null) {
             throw failure;

@@ -631,22 +631,15 @@ public final class Shared<T> {
     }
 
     /**
-     * One acquire's lease: gives its value back exactly once, even if several threads race.
-     * The close-once flag is a plain field flipped inside {@code synchronized (this)}, as in
-     * the handle of {@code MultiOpen.open()}: the JIT removes the monitor and the lease of
-     * {@code try (Lease<T> l = s.acquire()) {...}}, so the lease allocates nothing (a CAS or
-     * a volatile flag would keep it on the heap). The critical section never blocks and runs
-     * no other code, so it is fine for virtual threads. {@link #get()} reads the flag without
-     * the monitor: it sees its own thread's close and every close that happens-before it,
-     * which is all that a correct program can ask of it.
+     * One acquire's lease: gives its value back exactly once, even if several threads race,
+     * through its {@link CloseOnce} flag, and allocates nothing in try-with-resources.
+     * {@link #get()} reads the flag without the monitor: it sees its own thread's close and
+     * every close that happens-before it, which is all that a correct program can ask of it.
      */
-    private static final class SharedLease<T> implements Lease<T> {
+    private static final class SharedLease<T> extends CloseOnce implements Lease<T> {
         private final Gen<T> gen;
         private final T value;
         private final CallSites.@Nullable Site site;
-        /** Set once; written under this, read by get() without it (see above). */
-        private boolean closed;
-
         SharedLease(Gen<T> gen, T value, CallSites.@Nullable Site site) {
             this.gen = gen;
             this.value = value;
@@ -655,7 +648,7 @@ public final class Shared<T> {
 
         @Override
         public T get() {
-            if (closed) {
+            if (closedPlain()) {
                 throw new IllegalStateException(gen.owner.name + ": lease already closed");
             }
             return value;
@@ -680,22 +673,6 @@ public final class Shared<T> {
                 gen.engine.close(site);
                 gen.owner.refreshIf(gen, epoch);
             }
-        }
-
-        /** Sets the flag; returns true for the one caller that found it clear. */
-        private boolean markClosed() {
-            boolean first;
-            // Never blocks, runs no other code: fine for virtual threads.
-            synchronized (this) {
-                first = !closed;
-                closed = true;
-            }
-            return first;
-        }
-
-        @Override
-        public synchronized boolean isClosed() {
-            return closed;
         }
 
         @Override
