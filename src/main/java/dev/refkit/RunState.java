@@ -363,20 +363,6 @@ public final class RunState extends RunStateCore {
         return true;
     }
 
-    /**
-     * Run {@code run}'s stop listener calls have all run: counts its stop as done (in run
-     * order) and wakes join. On the thread that ran the last call, with no lock held.
-     */
-    private void stopCallsRan(long run) {
-        lock.lock();
-        try {
-            stopListenersReturned(run);
-        } finally {
-            lock.unlock();
-        }
-        wakeWaiters();
-    }
-
     // ---------------------------------------------------------------- queries
 
     /**

@@ -218,6 +218,21 @@ abstract class RunStateCore {
     }
 
     /**
+     * Run {@code run}'s stop listener calls have all run: takes the lock, counts its stop as
+     * done ({@link #stopListenersReturned}), releases it and wakes the joins. Called with no
+     * lock held, on the thread that ran the last call.
+     */
+    final void stopCallsRan(long run) {
+        lock.lock();
+        try {
+            stopListenersReturned(run);
+        } finally {
+            lock.unlock();
+        }
+        wakeWaiters();
+    }
+
+    /**
      * Wakes every waiting thread to test its condition again. Call it after the lock is
      * released, once a transition that may end a wait has been made.
      */

@@ -68,16 +68,6 @@ final class RunStateCoreTest {
                 lock.unlock();
             }
         }
-
-        void listenersReturned(long run) {
-            lock.lock();
-            try {
-                stopListenersReturned(run);
-            } finally {
-                lock.unlock();
-            }
-            wakeWaiters();
-        }
     }
 
     @Test
@@ -183,7 +173,7 @@ final class RunStateCoreTest {
         long run = c.end();
         assertFalse(c.join(Duration.ZERO), "the stop listeners have not returned");
         assertFalse(join.isDone());
-        c.listenersReturned(run);
+        c.stopCallsRan(run);
         assertTrue(join.get(20, TimeUnit.SECONDS));
         assertTrue(c.awaitNoRunGoing(0L));
     }
@@ -200,7 +190,7 @@ final class RunStateCoreTest {
         c.begin(false);
         now.addAndGet(100);
         assertEquals(Duration.ofNanos(100), c.runTime());
-        c.listenersReturned(c.end());
+        c.stopCallsRan(c.end());
         c.begin(false);
         now.addAndGet(50);
         assertEquals(Duration.ofNanos(50), c.runTime());
