@@ -2,7 +2,6 @@ package dev.refkit;
 
 import java.time.Duration;
 import java.util.Objects;
-import org.jspecify.annotations.Nullable;
 
 /** Argument checks and exception translation shared by the public classes. */
 final class Checks {
@@ -106,15 +105,5 @@ final class Checks {
             throw (Error) t;
         }
         return new LifecycleException(message, t);
-    }
-
-    /**
-     * Returns {@code first} with {@code next} suppressed on it, or {@code next} if
-     * {@code first} is null: the one way the library keeps the first of several failures of
-     * one operation (listeners of a transition, destroyers of a close) and still reports the
-     * others. Adds nothing if {@code next} is {@code first} itself.
-     */
-    static <E extends Throwable> E firstFailure(@Nullable E first, E next) {
-        return dev.refkit.internal.Failures.firstFailure(first, next);
     }
 }

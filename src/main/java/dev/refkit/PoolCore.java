@@ -5,6 +5,7 @@ import static dev.refkit.PoolLine.SHRINK;
 import static dev.refkit.PoolLine.WAITERS;
 import static dev.refkit.PoolSlot.NONE;
 
+import dev.refkit.internal.Failures;
 import dev.refkit.internal.Interrupts;
 import java.lang.ref.Cleaner;
 import java.time.Duration;
@@ -506,9 +507,8 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     }
 
     /**
-     * Destroys idle objects until {@code enough} holds (all of them if null). A destroyer's
-     * Error does not stop it (the slot is freed first): the first is returned, later ones
-     * suppressed on it.
+     * Destroys idle objects until {@code enough} holds (all if null); a destroyer's Error does
+     * not stop it (the slot is freed first): the first is returned, later ones suppressed.
      */
     private @Nullable Error destroyIdle(@Nullable BooleanSupplier enough) {
         Error failure = null;
@@ -521,7 +521,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
                     destroy(s);
                 }
             } catch (Error e) {
-                failure = Checks.firstFailure(failure, e);
+                failure = Failures.firstFailure(failure, e);
             }
         }
         return failure;

@@ -7,6 +7,7 @@ import static dev.refkit.MultiOpenWord.OPEN;
 import static dev.refkit.MultiOpenWord.SHUTTING_DOWN;
 import static dev.refkit.MultiOpenWord.phaseOf;
 
+import dev.refkit.internal.Failures;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -313,7 +314,7 @@ public final class Shared<T> {
             g.engine.closeUntraced();
             return failure;
         } catch (RuntimeException | Error t) {
-            return Checks.firstFailure(failure, t);
+            return Failures.firstFailure(failure, t);
         }
     }
 
