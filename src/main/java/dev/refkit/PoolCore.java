@@ -21,11 +21,13 @@ import org.jspecify.annotations.Nullable;
  * The lending engine behind a pool's public face: borrowing (this thread's hint, any idle
  * object, a new one, or a wait in line), returning, making and destroying, closing and
  * upkeep. It owns the per-thread hints; the slot states are {@link PoolSlot}'s, the idle
- * count {@link PoolSlots}', the permits, line and control word {@link PoolLine}'s, the user
- * code and its counters {@link PoolHooks}'.
+ * count {@link PoolSlots}', the permits, line and control word those of {@link PoolLine},
+ * which this class extends (it only calls the line's final methods and implements its two
+ * hooks), the user code and its counters {@link PoolHooks}'.
  *
  * <p>Fast paths: a borrow tests the control word (zero unless waiters, close or a shrink
- * need attention) and CASes this thread's hint from IDLE to LENT; a plain return CASes it
+ * need attention) and CASes this thread's hint from IDLE to LENT (through {@link PoolSlots}
+ * only in an unbounded pool, which counts idle objects); a plain return CASes it
  * to IDLE of the next generation and tests the control word again.
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread; user code never runs
@@ -34,7 +36,7 @@ import org.jspecify.annotations.Nullable;
  * <p><b>Memory consistency effects.</b> A return (the CAS to IDLE) happens-before the next
  * borrower's CAS that takes the object; making one happens-before its first borrower gets it.
  */
-final class PoolCore<T> implements PoolLine.Grants<T> {
+final class PoolCore<T> extends PoolLine<T> {
     /** Hint stripes lie this many references apart, so that no two share a cache line. */
     private static final int STRIPE_SPACING = 16;
 
@@ -55,8 +57,8 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     private final String name;
     private final PoolHooks<T> hooks;
     private final PoolSlots<T> slots;
-    /** The permits and the line; package-private for tests that force races. */
-    final PoolLine<T> line;
+    /** Whether {@link #slots} counts idle objects (unbounded pools): see {@link #tryHot}. */
+    private final boolean counted;
     private final int minIdle;
     private final boolean fair;
     private final boolean leakDetection;
@@ -73,14 +75,21 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
      * An open, empty engine ({@code maxSize} 0 for no bound; {@code blocker}: what waiting
      * threads park on); call {@link #startUpkeep()} once it is constructed.
      */
-    @SuppressWarnings("unchecked")
     PoolCore(String name, PoolHooks<T> hooks, int maxSize, int maxIdle, int minIdle,
             boolean fair, boolean leakDetection, Object blocker) {
+        this(name, hooks, new PoolSlots<>(maxSize == 0, maxIdle), maxSize, minIdle, fair,
+                leakDetection, blocker);
+    }
+
+    @SuppressWarnings("unchecked")
+    private PoolCore(String name, PoolHooks<T> hooks, PoolSlots<T> slots, int maxSize,
+            int minIdle, boolean fair, boolean leakDetection, Object blocker) {
+        super(name, maxSize, fair, slots, blocker);
         boolean unbounded = maxSize == 0;
         this.name = name;
         this.hooks = hooks;
-        this.slots = new PoolSlots<>(unbounded, maxIdle);
-        this.line = new PoolLine<>(name, maxSize, fair, slots, this, blocker);
+        this.slots = slots;
+        this.counted = unbounded;
         this.minIdle = minIdle;
         this.fair = fair;
         this.leakDetection = leakDetection;
@@ -106,7 +115,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         Lease<T> l = lend(nanos, timeout, method);
         if (l == null) {
             hooks.countTimeout();
-            throw line.timeout(timeout);
+            throw timeout(timeout);
         }
         return l;
     }
@@ -130,7 +139,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
             return;
         }
         if (l == null) {
-            line.enqueue(f);
+            enqueue(f);
         } else if (!f.complete(l)) {
             ((Loan<T>) l).end(End.UNUSED);
         }
@@ -178,17 +187,17 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
      * @throws ClosedException if the pool is closed
      */
     private long tryHot(PoolSlot<T> s) {
-        int c = line.ctl();
+        int c = ctl();
         if (c != 0) {
             if ((c & CLOSED) != 0) {
-                throw line.closed();
+                throw closed();
             }
             if (fair && (c & WAITERS) != 0) {
                 return NONE;
             }
         }
         boolean plain = lendPlain; // read before the CAS, which orders every later load
-        long stamp = slots.lend(s);
+        long stamp = counted ? slots.lend(s) : s.idleToLent();
         if (stamp == NONE || plain) {
             return stamp;
         }
@@ -198,9 +207,9 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     /** Any idle object, else a new one if there is room; null if neither, never waits. */
     private @Nullable PoolSlot<T> acquireNow() {
         for (;;) {
-            int c = line.ctl();
+            int c = ctl();
             if ((c & CLOSED) != 0) {
-                throw line.closed();
+                throw closed();
             }
             if (fair && (c & WAITERS) != 0) {
                 return null;
@@ -213,7 +222,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
                 return s;
             }
         }
-        if (!line.reservePermit()) {
+        if (!reservePermit()) {
             return null;
         }
         return create(true);
@@ -231,11 +240,11 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
             }
             if (nanos > 0L && left <= 0L) {
                 hooks.countTimeout();
-                throw line.timeout(timeout);
+                throw timeout(timeout);
             }
             PoolWaiter<T> w;
             try {
-                w = line.await(nanos > 0L ? left : -1L, timeout, method);
+                w = await(nanos > 0L ? left : -1L, timeout, method);
             } catch (TimeoutException e) {
                 hooks.countTimeout();
                 throw e;
@@ -301,11 +310,11 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         try {
             destroyKeepingPermit(s);
         } catch (Error e) {
-            line.releasePermit();
+            releasePermit();
             throw e;
         }
-        if (line.isClosed() || !line.fits()) {
-            line.releasePermit();
+        if (isClosed() || !fits()) {
+            releasePermit();
             return Checked.RETRY;
         }
         return Checked.MAKE;
@@ -316,7 +325,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
 
     /** Completes a granted future; runs outside the line's lock. */
     @Override
-    public void complete(PoolWaiter<T> w) {
+    void complete(PoolWaiter<T> w) {
         CompletableFuture<Lease<T>> f = w.future;
         if (f == null) {
             throw new AssertionError(w);
@@ -343,14 +352,14 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
     }
 
     @Override
-    public void giveBackUnused(PoolSlot<T> s, long stamp) {
+    void giveBackUnused(PoolSlot<T> s, long stamp) {
         giveBack(s, stamp, -1, null, End.UNUSED);
     }
 
     /** Runs on a creator thread: makes the object for a future granted a permit. */
     private void createFor(CompletableFuture<Lease<T>> f) {
         if (f.isDone()) {
-            line.releasePermit();
+            releasePermit();
             return;
         }
         Loan<T> l;
@@ -381,13 +390,13 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         try {
             obj = hooks.make();
         } catch (RuntimeException | Error e) {
-            line.releasePermit();
+            releasePermit();
             throw e;
         }
         PoolSlot<T> s = new PoolSlot<>(obj, hooks.birthTime(), lent);
-        if (!line.addUnlessClosed(s)) {
+        if (!addUnlessClosed(s)) {
             destroy(s); // never published: the caller owns it
-            throw line.closed();
+            throw closed();
         }
         return s;
     }
@@ -400,7 +409,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         try {
             destroyKeepingPermit(s);
         } finally {
-            line.releasePermit();
+            releasePermit();
         }
     }
 
@@ -439,7 +448,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
                 if (hint >= 0 && hot[hint] != s) {
                     hot[hint] = s;
                 }
-                if (line.ctl() != 0) {
+                if (ctl() != 0) {
                     afterIdle(s);
                 }
             }
@@ -468,16 +477,16 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         if (hint >= 0 && hot[hint] != s) {
             hot[hint] = s;
         }
-        if (line.ctl() != 0) {
+        if (ctl() != 0) {
             afterIdle(s);
         }
     }
 
     /** A slot just became idle while the control word was non-zero: close, shrink or waiters. */
     private void afterIdle(PoolSlot<T> s) {
-        int c = line.ctl();
-        if ((c & (CLOSED | SHRINK)) == SHRINK && line.fits()) {
-            line.clearShrink(); // a racing destroy fitted the pool before SHRINK was set
+        int c = ctl();
+        if ((c & (CLOSED | SHRINK)) == SHRINK && fits()) {
+            clearShrink(); // a racing destroy fitted the pool before SHRINK was set
         } else if ((c & (CLOSED | SHRINK)) != 0) {
             if (slots.take(s)) {
                 destroy(s);
@@ -485,7 +494,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
             return;
         }
         if ((c & WAITERS) != 0) {
-            line.handOver(s);
+            handOver(s);
         }
     }
 
@@ -494,12 +503,12 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
 
     /** Sets the bound, destroys idle objects until the pool fits, then serves waiters. */
     void setMaxSize(int newMaxSize) {
-        line.setMaxSize(newMaxSize);
+        setBound(newMaxSize);
         Error failure;
         try {
-            failure = destroyIdle(line::fits);
+            failure = destroyIdle(this::fits);
         } finally {
-            line.drain();
+            drain();
         }
         if (failure != null) {
             throw failure;
@@ -527,10 +536,6 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         return failure;
     }
 
-    int maxSize() {
-        return line.maxSize();
-    }
-
     /** {@return the idle count kept for an unbounded pool's {@code maxIdle}; for tests} */
     int idleCount() {
         return slots.idleCount();
@@ -545,7 +550,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         }
         ScheduledFuture<?> f = PoolUpkeep.start(this, PoolCore::maintain, period);
         upkeep = f;
-        if (line.isClosed()) { // Dekker with close(): it sets CLOSED, then reads upkeep
+        if (isClosed()) { // Dekker with close(): it sets CLOSED, then reads upkeep
             f.cancel(false);
         }
     }
@@ -569,9 +574,9 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
                     }
                 }
             }
-            while (!line.isClosed() && slots.countIdle() < minIdle && line.reservePermit()) {
+            while (!isClosed() && slots.countIdle() < minIdle && reservePermit()) {
                 PoolSlot<T> s = create(false);
-                if (line.ctl() != 0) {
+                if (ctl() != 0) {
                     afterIdle(s);
                 }
             }
@@ -588,15 +593,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
 
     /** A snapshot of the counters; never blocks. */
     PoolStats stats() {
-        return hooks.stats(slots.all(), line.waiting());
-    }
-
-    boolean isClosed() {
-        return line.isClosed();
-    }
-
-    boolean isTerminated() {
-        return line.isTerminated();
+        return hooks.stats(slots.all(), waiting());
     }
 
     /**
@@ -605,7 +602,7 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
      * @throws Error if a destroyer threw one, after every other idle object is destroyed
      */
     void close() {
-        ArrayList<PoolWaiter<T>> woken = line.markClosed();
+        ArrayList<PoolWaiter<T>> woken = markClosed();
         if (woken == null) {
             return;
         }
@@ -613,16 +610,12 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
         if (f != null) {
             f.cancel(false);
         }
-        line.wakeClosed(woken);
+        wakeClosed(woken);
         Error failure = destroyIdle(null);
-        line.terminateIfEmpty();
+        terminateIfEmpty();
         if (failure != null) {
             throw failure;
         }
-    }
-
-    void join() throws InterruptedException {
-        line.join();
     }
 
     /**
@@ -631,10 +624,10 @@ final class PoolCore<T> implements PoolLine.Grants<T> {
      * otherwise only how many there are).
      */
     boolean join(long nanos, Duration timeout) throws InterruptedException {
-        if (line.join(nanos)) {
+        if (join(nanos)) {
             return true;
         }
-        if (line.isClosed()) {
+        if (isClosed()) {
             int lent = slots.logLent(name, "join(" + timeout + ")");
             PoolRuntime.LOG.warn("{}: {} object(s) still lent after join({}){}", name, lent,
                     timeout, leakDetection ? ""

@@ -22,6 +22,12 @@ import org.jspecify.annotations.Nullable;
  * these up for the fast paths: the waiter count, {@link #CLOSED} and {@link #SHRINK}; zero
  * in the common case, written only here, under the lock.
  *
+ * <p>The pool's engine extends this class, as a synchronizer extends
+ * {@code AbstractQueuedSynchronizer}: the line knows nothing of it but the two hooks it
+ * calls outside the lock ({@link #complete} and {@link #giveBackUnused}), and its own
+ * methods are final, so the engine reads the control word as a field of its own object,
+ * one load on each fast path. The tests drive the line alone through a recording subclass.
+ *
  * <p>A waiting thread waits in the library's one park loop ({@link Wait}) by the interrupt
  * rule of {@code dev.refkit.internal}: interrupted, it leaves the line as if it had never
  * joined, and anything granted to it meanwhile is given back. {@link #join()} waits through
@@ -33,7 +39,7 @@ import org.jspecify.annotations.Nullable;
  * decide atomically which one wins. Under the lock this class only claims idle slots (by
  * CAS, through {@link PoolSlots}) and reserves permits; it never runs user code or
  * completes a future there: granted threads are unparked, and granted futures handed to
- * {@link Grants#complete}, after the lock is released. Threads park with
+ * {@link #complete}, after the lock is released. Threads park with
  * {@link LockSupport}, so virtual threads never pin.
  *
  * <p><b>Memory consistency effects.</b> A grant writes the waiter's slot and stamp, then its
@@ -41,7 +47,7 @@ import org.jspecify.annotations.Nullable;
  * which was moved to LENT by a CAS that follows its returner's release of it. Releasing the
  * last permit after close happens-before {@link #join()} returns.
  */
-final class PoolLine<T> {
+abstract class PoolLine<T> {
     /** Bit of {@link #ctl()}: closed. */
     static final int CLOSED = 1 << 30;
     /** Bit of {@link #ctl()}: more objects alive than {@code maxSize}. */
@@ -58,26 +64,10 @@ final class PoolLine<T> {
      */
     private static final int VIRTUAL_YIELDS = 16;
 
-    /**
-     * What the pool does, outside the lock, with grants the line cannot finish alone.
-     *
-     * @param <T> the type of the pooled objects
-     */
-    interface Grants<T> {
-        /**
-         * Completes the future of {@code w}, just granted a slot or a permit. May throw;
-         * the future is then completed exceptionally with what it threw.
-         */
-        void complete(PoolWaiter<T> w);
-
-        /** Takes back {@code s}, LENT under {@code stamp} to a waiter that gave up. */
-        void giveBackUnused(PoolSlot<T> s, long stamp);
-    }
 
     private final String name;
     private final boolean fair;
     private final PoolSlots<T> slots;
-    private final Grants<T> grants;
     /** What waiting threads park on, shown by thread dumps. */
     private final Object blocker;
 
@@ -106,44 +96,58 @@ final class PoolLine<T> {
      * @param maxSize the bound on permits, 0 for none
      * @param fair whether a returned object goes to the oldest waiter before anyone else
      * @param slots the pool's slots, from which waiters are granted idle ones
-     * @param grants completes granted futures and takes back refused slots
      * @param blocker what waiting threads park on
      */
-    PoolLine(String name, int maxSize, boolean fair, PoolSlots<T> slots, Grants<T> grants,
-            Object blocker) {
+    PoolLine(String name, int maxSize, boolean fair, PoolSlots<T> slots, Object blocker) {
         this.name = name;
         this.maxSize = maxSize;
         this.fair = fair;
         this.slots = slots;
-        this.grants = grants;
         this.blocker = blocker;
     }
+
+    /**
+     * Completes the future of {@code w}, just granted a slot or a permit; called outside the
+     * lock. May throw; the future is then completed exceptionally with what it threw.
+     *
+     * @param w a future's waiter, granted
+     */
+    abstract void complete(PoolWaiter<T> w);
+
+    /**
+     * Takes back {@code s}, LENT under {@code stamp} to a waiter that gave up; called outside
+     * the lock.
+     *
+     * @param s the slot granted
+     * @param stamp the state word it was granted under
+     */
+    abstract void giveBackUnused(PoolSlot<T> s, long stamp);
 
     // ---------------------------------------------------------------------------------
     // The control word
 
     /** {@return the control word: zero unless waiters, close or a shrink need attention} */
-    int ctl() {
+    final int ctl() {
         return ctl;
     }
 
     /** {@return whether {@link #markClosed()} has run} */
-    boolean isClosed() {
+    final boolean isClosed() {
         return (ctl & CLOSED) != 0;
     }
 
     /** {@return whether the pool is closed and no permit is held: every object destroyed} */
-    boolean isTerminated() {
+    final boolean isTerminated() {
         return (ctl & CLOSED) != 0 && size == 0;
     }
 
     /** {@return the waiters in line now} */
-    int waiting() {
+    final int waiting() {
         return ctl & WAITERS;
     }
 
     /** {@return what a borrow throws, or a waiting future fails with, once closed} */
-    ClosedException closed() {
+    final ClosedException closed() {
         return new ClosedException(name + ": pool closed");
     }
 
@@ -161,19 +165,19 @@ final class PoolLine<T> {
     // Permits
 
     /** {@return the permits held} */
-    int size() {
+    final int size() {
         return size;
     }
 
     /** {@return the bound on permits, 0 for none} */
-    int maxSize() {
+    final int maxSize() {
         return maxSize;
     }
 
     /**
      * Reserves a permit to make one object: true if there was room.
      *
-     * <p>Dekker with {@link #setMaxSize} and {@link #markClosed()}: each writes its word
+     * <p>Dekker with {@link #setBound} and {@link #markClosed()}: each writes its word
      * ({@code maxSize}, {@code ctl}) and then reads {@code size}; this CASes {@code size} and
      * then reads both words again. So either that writer sees the permit (and shrinks, or
      * waits for it before the pool terminates) or this sees the new word and hands the
@@ -182,7 +186,7 @@ final class PoolLine<T> {
      *
      * @throws ClosedException if the pool is closed
      */
-    boolean reservePermit() {
+    final boolean reservePermit() {
         for (;;) {
             int n = size;
             int max = maxSize;
@@ -219,7 +223,7 @@ final class PoolLine<T> {
      * Frees a permit: its object is destroyed, or was never made. Serves waiters, clears
      * {@link #SHRINK} once the pool fits, and wakes {@link #join()} once closed and empty.
      */
-    void releasePermit() {
+    final void releasePermit() {
         releasePermit(true);
     }
 
@@ -249,7 +253,7 @@ final class PoolLine<T> {
      *
      * @throws ClosedException if the pool is closed
      */
-    void setMaxSize(int newMaxSize) {
+    final void setBound(int newMaxSize) {
         lock.lock();
         try {
             if ((ctl & CLOSED) != 0) {
@@ -265,13 +269,13 @@ final class PoolLine<T> {
     }
 
     /** {@return whether the permits held are within the bound} */
-    boolean fits() {
+    final boolean fits() {
         int max = maxSize;
         return max == 0 || size <= max;
     }
 
     /** Clears {@link #SHRINK} once the pool fits its bound again. */
-    void clearShrink() {
+    final void clearShrink() {
         lock.lock();
         try {
             if (size <= maxSize) {
@@ -289,7 +293,7 @@ final class PoolLine<T> {
      *
      * @return false if closed: the slot was not added
      */
-    boolean addUnlessClosed(PoolSlot<T> s) {
+    final boolean addUnlessClosed(PoolSlot<T> s) {
         lock.lock();
         try {
             if ((ctl & CLOSED) != 0) {
@@ -319,7 +323,7 @@ final class PoolLine<T> {
      * @throws TimeoutException if {@code nanos} pass first
      * @throws ClosedException if the pool is closed, or closes while the thread waits
      */
-    @Nullable PoolWaiter<T> await(long nanos, @Nullable Duration timeout, String method)
+    final @Nullable PoolWaiter<T> await(long nanos, @Nullable Duration timeout, String method)
             throws InterruptedException, TimeoutException {
         PoolWaiter<T> w = PoolWaiter.forThread();
         deliver(enqueue(w), w);
@@ -348,7 +352,7 @@ final class PoolLine<T> {
     }
 
     /** What a timed borrow throws when {@code timeout} passes: names the size and waiters. */
-    TimeoutException timeout(@Nullable Duration timeout) {
+    final TimeoutException timeout(@Nullable Duration timeout) {
         return new TimeoutException(name + ": no object free within " + timeout + " (size "
                 + size + " of " + maxSize + ", " + (ctl & WAITERS) + " waiting)");
     }
@@ -415,7 +419,7 @@ final class PoolLine<T> {
         if (s == null) {
             releasePermit();
         } else {
-            grants.giveBackUnused(s, w.stamp);
+            giveBackUnused(s, w.stamp);
         }
     }
 
@@ -423,11 +427,11 @@ final class PoolLine<T> {
     // Waiting futures
 
     /**
-     * Puts {@code f} in line; it is completed, through {@link Grants#complete}, when its
+     * Puts {@code f} in line; it is completed, through {@link #complete}, when its
      * turn comes, or exceptionally if the pool is or becomes closed. Completing {@code f}
      * any other way (cancel, {@code orTimeout}) gives up its place.
      */
-    void enqueue(CompletableFuture<Lease<T>> f) {
+    final void enqueue(CompletableFuture<Lease<T>> f) {
         PoolWaiter<T> w;
         ArrayList<PoolWaiter<T>> granted;
         try {
@@ -485,7 +489,7 @@ final class PoolLine<T> {
     }
 
     /** Serves waiters oldest first with idle objects and free permits. */
-    void drain() {
+    final void drain() {
         ArrayList<PoolWaiter<T>> granted;
         lock.lock();
         try {
@@ -524,7 +528,7 @@ final class PoolLine<T> {
      * found by that waiter's own scan in {@link #enqueue}, and one that a barger took here
      * is handed over when the barger returns it.
      */
-    void handOver(PoolSlot<T> s) {
+    final void handOver(PoolSlot<T> s) {
         PoolWaiter<T> w;
         boolean granted = false;
         lock.lock();
@@ -571,7 +575,7 @@ final class PoolLine<T> {
      *
      * @return the waiters taken out, or null if the line was closed already
      */
-    @Nullable ArrayList<PoolWaiter<T>> markClosed() {
+    final @Nullable ArrayList<PoolWaiter<T>> markClosed() {
         lock.lock();
         try {
             if ((ctl & CLOSED) != 0) {
@@ -591,7 +595,7 @@ final class PoolLine<T> {
     }
 
     /** Wakes the threads and fails the futures that {@link #markClosed()} took out of line. */
-    void wakeClosed(ArrayList<PoolWaiter<T>> woken) {
+    final void wakeClosed(ArrayList<PoolWaiter<T>> woken) {
         for (PoolWaiter<T> w : woken) {
             Thread t = w.thread;
             CompletableFuture<Lease<T>> fut = w.future;
@@ -604,7 +608,7 @@ final class PoolLine<T> {
     }
 
     /** After close has destroyed the idle objects: wakes {@link #join()} if none is left. */
-    void terminateIfEmpty() {
+    final void terminateIfEmpty() {
         if (size == 0) {
             joiners.wakeAll();
         }
@@ -615,7 +619,7 @@ final class PoolLine<T> {
      *
      * @throws InterruptedException {@code "NAME: interrupted in join()"}, by the interrupt rule
      */
-    void join() throws InterruptedException {
+    final void join() throws InterruptedException {
         joiners.await(terminated, blocker, name, "join()");
     }
 
@@ -625,7 +629,7 @@ final class PoolLine<T> {
      * @return true if it was, false if the time passed first
      * @throws InterruptedException {@code "NAME: interrupted in join()"}, by the interrupt rule
      */
-    boolean join(long nanos) throws InterruptedException {
+    final boolean join(long nanos) throws InterruptedException {
         return joiners.awaitNanos(terminated, nanos, blocker, name, "join()");
     }
 
@@ -653,7 +657,7 @@ final class PoolLine<T> {
 
     private void completeSafely(PoolWaiter<T> w) {
         try {
-            grants.complete(w);
+            complete(w);
         } catch (RuntimeException | Error e) { // a validator threw an Error
             CompletableFuture<Lease<T>> f = w.future;
             if (f != null) {

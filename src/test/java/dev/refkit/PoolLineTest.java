@@ -24,20 +24,18 @@ final class PoolLineTest {
     private final PoolSlots<String> slots = new PoolSlots<>(false, 0);
     private final List<PoolWaiter<String>> completed = new ArrayList<>();
     private final List<PoolSlot<String>> givenBack = new ArrayList<>();
-    private final PoolLine.Grants<String> grants = new PoolLine.Grants<>() {
-        @Override
-        public void complete(PoolWaiter<String> w) {
-            completed.add(w);
-        }
-
-        @Override
-        public void giveBackUnused(PoolSlot<String> s, long stamp) {
-            givenBack.add(s);
-        }
-    };
-
     private PoolLine<String> line(int maxSize) {
-        return new PoolLine<>("ln", maxSize, true, slots, grants, this);
+        return new PoolLine<>("ln", maxSize, true, slots, this) {
+            @Override
+            void complete(PoolWaiter<String> w) {
+                completed.add(w);
+            }
+
+            @Override
+            void giveBackUnused(PoolSlot<String> s, long stamp) {
+                givenBack.add(s);
+            }
+        };
     }
 
     @Test
@@ -53,11 +51,11 @@ final class PoolLineTest {
     }
 
     @Test
-    void setMaxSize_belowSize_shrinkingUntilFits() {
+    void setBound_belowSize_shrinkingUntilFits() {
         PoolLine<String> line = line(2);
         line.reservePermit();
         line.reservePermit();
-        line.setMaxSize(1);
+        line.setBound(1);
         assertEquals(PoolLine.SHRINK, line.ctl());
         assertFalse(line.fits());
         line.releasePermit();

@@ -68,14 +68,14 @@ final class PoolRaceTest {
                 }
             });
             eventually(() -> pool.stats().waiting() == 2, "second waiter in line");
-            pool.core.line.lock.lock();
+            pool.core.lock.lock();
             try {
                 first.get().interrupt();
-                eventually(() -> pool.core.line.lock.hasQueuedThread(first.get()),
+                eventually(() -> pool.core.lock.hasQueuedThread(first.get()),
                         "the interrupted waiter blocked on leaving the line");
                 held.close(); // signals the first waiter, which is giving up
             } finally {
-                pool.core.line.lock.unlock();
+                pool.core.lock.unlock();
             }
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> w1.get(10, TimeUnit.SECONDS));
