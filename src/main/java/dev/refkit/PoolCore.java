@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeoutException;
-import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -54,13 +53,10 @@ final class PoolCore<T> extends PoolLine<T> {
      */
     private enum Checked { LEND, MAKE, RETRY }
 
-    private final String name;
     private final PoolHooks<T> hooks;
-    private final PoolSlots<T> slots;
     /** Whether {@link #slots} counts idle objects (unbounded pools): see {@link #tryHot}. */
     private final boolean counted;
     private final int minIdle;
-    private final boolean fair;
     private final boolean leakDetection;
     /** No check at all before lending an idle object. */
     private final boolean lendPlain;
@@ -75,23 +71,14 @@ final class PoolCore<T> extends PoolLine<T> {
      * An open, empty engine ({@code maxSize} 0 for no bound; {@code blocker}: what waiting
      * threads park on); call {@link #startUpkeep()} once it is constructed.
      */
+    @SuppressWarnings("unchecked")
     PoolCore(String name, PoolHooks<T> hooks, int maxSize, int maxIdle, int minIdle,
             boolean fair, boolean leakDetection, Object blocker) {
-        this(name, hooks, new PoolSlots<>(maxSize == 0, maxIdle), maxSize, minIdle, fair,
-                leakDetection, blocker);
-    }
-
-    @SuppressWarnings("unchecked")
-    private PoolCore(String name, PoolHooks<T> hooks, PoolSlots<T> slots, int maxSize,
-            int minIdle, boolean fair, boolean leakDetection, Object blocker) {
-        super(name, maxSize, fair, slots, blocker);
+        super(name, maxSize, fair, new PoolSlots<>(maxSize == 0, maxIdle), blocker);
         boolean unbounded = maxSize == 0;
-        this.name = name;
         this.hooks = hooks;
-        this.slots = slots;
         this.counted = unbounded;
         this.minIdle = minIdle;
-        this.fair = fair;
         this.leakDetection = leakDetection;
         this.lendPlain = !hooks.checksBeforeLending();
         this.returnPlain = !hooks.worksOnReturn() && !unbounded && !leakDetection;
@@ -484,17 +471,29 @@ final class PoolCore<T> extends PoolLine<T> {
 
     /** A slot just became idle while the control word was non-zero: close, shrink or waiters. */
     private void afterIdle(PoolSlot<T> s) {
-        int c = ctl();
-        if ((c & (CLOSED | SHRINK)) == SHRINK && fits()) {
-            clearShrink(); // a racing destroy fitted the pool before SHRINK was set
-        } else if ((c & (CLOSED | SHRINK)) != 0) {
-            if (slots.take(s)) {
-                destroy(s);
+        for (;;) {
+            int c = ctl();
+            if ((c & (CLOSED | SHRINK)) == SHRINK && fits()) {
+                clearShrink(); // a racing destroy fitted the pool before SHRINK was set
+            } else if ((c & CLOSED) != 0) {
+                if (slots.take(s)) {
+                    destroy(s);
+                }
+                return;
+            } else if ((c & SHRINK) != 0) {
+                if (!slots.take(s)) {
+                    return;
+                } else if (releaseSurplusPermit()) {
+                    destroyKeepingPermit(s);
+                    return;
+                }
+                s.busyToIdle(); // a racing destroy fitted the pool: idle again, look again
+                continue;
+            }
+            if ((c & WAITERS) != 0) {
+                handOver(s);
             }
             return;
-        }
-        if ((c & WAITERS) != 0) {
-            handOver(s);
         }
     }
 
@@ -506,7 +505,7 @@ final class PoolCore<T> extends PoolLine<T> {
         setBound(newMaxSize);
         Error failure;
         try {
-            failure = destroyIdle(this::fits);
+            failure = destroyIdle(true);
         } finally {
             drain();
         }
@@ -516,18 +515,26 @@ final class PoolCore<T> extends PoolLine<T> {
     }
 
     /**
-     * Destroys idle objects until {@code enough} holds (all if null); a destroyer's Error does
-     * not stop it (the slot is freed first): the first is returned, later ones suppressed.
+     * Destroys idle objects: all, or ({@code surplusOnly}) each one {@link #releaseSurplusPermit}
+     * allows. A destroyer's Error does not stop it (slot freed first): the first is returned.
      */
-    private @Nullable Error destroyIdle(@Nullable BooleanSupplier enough) {
+    private @Nullable Error destroyIdle(boolean surplusOnly) {
         Error failure = null;
         for (PoolSlot<T> s : slots.all()) {
-            if (enough != null && enough.getAsBoolean()) {
+            if (surplusOnly && fits()) {
                 break;
             }
             try {
-                if (slots.take(s)) {
+                if (!slots.take(s)) {
+                    continue;
+                } else if (!surplusOnly) {
                     destroy(s);
+                } else if (releaseSurplusPermit()) {
+                    destroyKeepingPermit(s);
+                } else {
+                    s.busyToIdle(); // the pool fits after all
+                    afterIdle(s);
+                    break;
                 }
             } catch (Error e) {
                 failure = Failures.firstFailure(failure, e);
@@ -611,7 +618,7 @@ final class PoolCore<T> extends PoolLine<T> {
             f.cancel(false);
         }
         wakeClosed(woken);
-        Error failure = destroyIdle(null);
+        Error failure = destroyIdle(false);
         terminateIfEmpty();
         if (failure != null) {
             throw failure;

@@ -22,11 +22,9 @@ import org.jspecify.annotations.Nullable;
  * these up for the fast paths: the waiter count, {@link #CLOSED} and {@link #SHRINK}; zero
  * in the common case, written only here, under the lock.
  *
- * <p>The pool's engine extends this class, as a synchronizer extends
- * {@code AbstractQueuedSynchronizer}: the line knows nothing of it but the two hooks it
- * calls outside the lock ({@link #complete} and {@link #giveBackUnused}), and its own
- * methods are final, so the engine reads the control word as a field of its own object,
- * one load on each fast path. The tests drive the line alone through a recording subclass.
+ * <p>The pool's engine extends it as a synchronizer extends AQS: the line knows only the two
+ * hooks it calls outside the lock, its methods are final, and the fast paths read the
+ * control word as their own field. The tests drive it through a recording subclass.
  *
  * <p>A waiting thread waits in the library's one park loop ({@link Wait}) by the interrupt
  * rule of {@code dev.refkit.internal}: interrupted, it leaves the line as if it had never
@@ -65,9 +63,10 @@ abstract class PoolLine<T> {
     private static final int VIRTUAL_YIELDS = 16;
 
 
-    private final String name;
-    private final boolean fair;
-    private final PoolSlots<T> slots;
+    /** The pool's name, fairness and slots, given at construction; read by the subclass too. */
+    final String name;
+    final boolean fair;
+    final PoolSlots<T> slots;
     /** What waiting threads park on, shown by thread dumps. */
     private final Object blocker;
 
@@ -106,21 +105,10 @@ abstract class PoolLine<T> {
         this.blocker = blocker;
     }
 
-    /**
-     * Completes the future of {@code w}, just granted a slot or a permit; called outside the
-     * lock. May throw; the future is then completed exceptionally with what it threw.
-     *
-     * @param w a future's waiter, granted
-     */
+    /** Outside the lock: completes the future of {@code w}, granted; may throw (it fails). */
     abstract void complete(PoolWaiter<T> w);
 
-    /**
-     * Takes back {@code s}, LENT under {@code stamp} to a waiter that gave up; called outside
-     * the lock.
-     *
-     * @param s the slot granted
-     * @param stamp the state word it was granted under
-     */
+    /** Outside the lock: takes back {@code s}, LENT under {@code stamp} to a quitter. */
     abstract void giveBackUnused(PoolSlot<T> s, long stamp);
 
     // ---------------------------------------------------------------------------------
@@ -227,8 +215,31 @@ abstract class PoolLine<T> {
         releasePermit(true);
     }
 
+    /**
+     * Releases the permit of an object the caller owns, to destroy it, only while more are
+     * held than the bound allows: one CAS decides, so racing shrinkers never go below the
+     * bound, and no borrower can make an object meanwhile. False: the pool fits, keep it.
+     */
+    final boolean releaseSurplusPermit() {
+        for (;;) {
+            int n = size;
+            int max = maxSize;
+            if (max == 0 || n <= max) {
+                return false;
+            }
+            if (SIZE.compareAndSet(this, n, n - 1)) {
+                afterRelease(n - 1, true);
+                return true;
+            }
+        }
+    }
+
     private void releasePermit(boolean drain) {
-        int n = (int) SIZE.getAndAdd(this, -1) - 1;
+        afterRelease((int) SIZE.getAndAdd(this, -1) - 1, drain);
+    }
+
+    /** After a permit was released, leaving {@code n}: clear SHRINK, drain, wake joiners. */
+    private void afterRelease(int n, boolean drain) {
         int c = ctl;
         if (c == 0) {
             return;

@@ -28,8 +28,9 @@ import org.openjdk.jcstress.infra.results.II_Result;
  * pool, the interrupt of the oldest waiting thread racing the return that signals it (the
  * next waiter is served, never left waiting beside an idle object); {@code setMaxSize}
  * racing a borrow that makes an object (the pool fits the new bound once the leases are
- * back); and {@code close()} racing a borrow that makes an object ({@code join} is
- * true only once no factory call runs and nothing is alive).
+ * back); {@code close()} racing a borrow that makes an object ({@code join} is
+ * true only once no factory call runs and nothing is alive); and {@code setMaxSize} racing a
+ * return (exactly the surplus is destroyed, never more).
  */
 public final class PoolTests {
     private PoolTests() {}
@@ -343,6 +344,51 @@ public final class PoolTests {
             if (lease != null) {
                 lease.close();
             }
+        }
+    }
+
+    /**
+     * Pool of three, two objects lent and one idle: {@code setMaxSize(2)} races the return of
+     * one lease. The shrinker destroys the idle object while the returner sees the pool still
+     * too big; one CAS on the permits decides, so exactly one object goes and two stay once
+     * every lease is back (never fewer than the bound asks).
+     */
+    @JCStressTest
+    @Outcome(id = "2, 1", expect = ACCEPTABLE, desc = "one object destroyed; the pool is at its new bound")
+    @Outcome(expect = FORBIDDEN, desc = "the shrink destroyed too many, or too few")
+    @State
+    public static class ShrinkRacesReturn {
+        final AtomicInteger destroyed = new AtomicInteger();
+        final Pool<Object> pool = Pool.builder(Object::new).maxSize(3)
+                .destroy(o -> destroyed.incrementAndGet()).name("jcstress").build();
+        final Lease<Object> a;
+        final Lease<Object> b;
+
+        public ShrinkRacesReturn() {
+            try {
+                a = pool.borrow();
+                b = pool.borrow();
+                pool.borrow().close();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        @Actor
+        public void returner() {
+            a.close();
+        }
+
+        @Actor
+        public void shrinker() {
+            pool.setMaxSize(2);
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            b.close();
+            r.r1 = pool.stats().size();
+            r.r2 = destroyed.get();
         }
     }
 }
