@@ -138,8 +138,13 @@ abstract class TaskGroupCore {
             Callable<? extends V> body, boolean isProtected, long delayNanos) {
         Objects.requireNonNull(body, "body");
         int n = state.nextNumber();
-        GroupTask<V> t = new GroupTask<>(taskName != null ? taskName : name + "-" + n, name,
-                body, isProtected, owner, deliveries);
+        return spawnNamed(taskName != null ? taskName : name + "-" + n, body, isProtected,
+                delayNanos);
+    }
+
+    private <V extends @Nullable Object> GroupTask<V> spawnNamed(String taskName,
+            Callable<? extends V> body, boolean isProtected, long delayNanos) {
+        GroupTask<V> t = new GroupTask<>(taskName, name, body, isProtected, owner, deliveries);
         if (!state.register(t)) {
             throw new ClosedException(name + ": task group closed");
         }
@@ -394,7 +399,9 @@ abstract class TaskGroupCore {
             StartSignal<R> signal, Callable<@Nullable Void> body)
             throws InterruptedException, TimeoutException {
         Interrupts.throwIfInterrupted(name, "start()");
-        GroupTask<?> t = spawnTask(null, body, false, 0L);
+        String taskName = name + "-" + state.nextNumber();
+        signal.name(taskName);
+        GroupTask<?> t = spawnNamed(taskName, body, false, 0L);
         signal.bind(t);
         BooleanSupplier over = () -> signal.isSignalled() || t.isDone() || state.isCancelled();
         if (!over.getAsBoolean()) {
