@@ -327,7 +327,7 @@ abstract class TaskGroupCore {
             Thread.currentThread().interrupt();
         }
         if (error != null) {
-            throw error;
+            state.recordFailure(error); // a stop listener's Error: kept with the failures
         }
         throwOutcome();
     }
