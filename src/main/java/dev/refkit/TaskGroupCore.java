@@ -234,12 +234,29 @@ abstract class TaskGroupCore {
         Throwable toThrow = raw instanceof RuntimeException || raw instanceof Error ? raw
                 : new LifecycleException(name + ": task " + t.name() + " failed", raw);
         state.countFailed();
-        if (t.isProtected) {
-            log.warn("{}: protected task {} failed", name, t.name(), raw);
-        } else if (state.recordFailure(toThrow) && cancelOnFailure) {
-            cancelQuietly("task " + t.name() + " failed (" + raw + ")");
+        try {
+            if (t.isProtected) {
+                try {
+                    log.warn("{}: protected task {} failed", name, t.name(), raw);
+                } catch (RuntimeException hostile) {
+                    log.warn("{}: protected task {} failed with {} (its toString() threw)",
+                            name, t.name(), raw.getClass().getName());
+                }
+            } else if (state.recordFailure(toThrow) && cancelOnFailure) {
+                cancelQuietly("task " + t.name() + " failed (" + describe(raw) + ")");
+            }
+        } finally {
+            t.fail(raw, toThrow);
         }
-        t.fail(raw, toThrow);
+    }
+
+    /** {@code t.toString()}, or its class name if that throws: user code must not stop us. */
+    private static String describe(Throwable t) {
+        try {
+            return String.valueOf(t);
+        } catch (RuntimeException hostile) {
+            return t.getClass().getName();
+        }
     }
 
     private static boolean isCancellation(Throwable t) {
