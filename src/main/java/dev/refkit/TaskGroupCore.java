@@ -192,29 +192,31 @@ abstract class TaskGroupCore {
             state.deregister(t);
             return;
         }
+        // The thread runs the task until it has ended in the group: its completion (and the
+        // direct listeners that runs) included, so join() and close() there are refused.
         TaskGroupCore previous = CURRENT.get();
         CURRENT.set(this);
-        Object result = null;
-        Throwable failure = null;
         try {
-            result = t.body.call();
-        } catch (Throwable e) {
-            failure = e;
-        } finally {
-            t.bodyEnded();
-            if (previous == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(previous);
+            Object result = null;
+            Throwable failure = null;
+            try {
+                result = t.body.call();
+            } catch (Throwable e) {
+                failure = e;
+            } finally {
+                t.bodyEnded();
             }
-        }
-        try {
             if (failure == null) {
                 t.succeed(result);
             } else {
                 ended(t, failure);
             }
         } finally {
+            if (previous == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(previous);
+            }
             state.deregister(t);
         }
     }

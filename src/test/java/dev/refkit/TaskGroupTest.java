@@ -542,4 +542,25 @@ final class TaskGroupTest {
         assertEquals(Optional.of("task evil failed (" + evil.getClass().getName() + ")"),
                 g.runState().cancelReason());
     }
+
+    /** A direct listener runs as part of its task: join() there is refused, not a deadlock. */
+    @Test
+    void join_fromDirectListenerOnTaskThread_refused() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch go = new CountDownLatch(1);
+        AtomicReference<Throwable> fromListener = new AtomicReference<>();
+        Task<Void> t = g.spawn(() -> go.await());
+        t.addListener(() -> {
+            try {
+                g.join();
+            } catch (Throwable e) {
+                fromListener.set(e);
+            }
+        }, com.google.common.util.concurrent.MoreExecutors.directExecutor());
+        go.countDown();
+        g.close();
+        assertInstanceOf(IllegalStateException.class, fromListener.get());
+        assertEquals("crawler: join() from a task of this group",
+                fromListener.get().getMessage());
+    }
 }
