@@ -212,7 +212,7 @@ public final class RunState extends RunStateCore {
                 return 0L;
             }
             RunState p = parent;
-            run = beginRun(p != null && p.cancelFlagSet());
+            run = beginRun(p != null && p.cancelFlagSet(), p == null ? null : p.cancelReasonOrNull());
             calls = events.queue(Event.START);
         } finally {
             lock.unlock();
@@ -229,25 +229,48 @@ public final class RunState extends RunStateCore {
     }
 
     /**
+     * Cancels without a reason: as {@link #cancel(String)}, but {@link #cancelReason()} stays
+     * empty.
+     *
+     * @throws Error as {@link #cancel(String)} does
+     */
+    public void cancel() {
+        cancelWith(null);
+    }
+
+    /**
      * Cancels: sets the cancelled flag in every state, and moves {@code RUNNING} or
      * {@code PAUSED} to {@code STOPPING}; in {@code IDLE} or {@code STOPPED} the cancel is
-     * kept for the next run, whose {@code start()} begins cancelled. Wakes every thread
-     * waiting in {@code sleep}, {@code awaitCancellation}, {@code throwIfCancelled} or a
-     * pause, cancels the children, then runs the cancel listeners in this thread. Does
-     * nothing if already cancelled: in {@code STOPPING}, or in {@code IDLE} or
+     * kept for the next run, whose {@code start()} begins cancelled. Records {@code reason}
+     * for {@link #cancelReason()}. Wakes every thread waiting in {@code sleep},
+     * {@code awaitCancellation}, {@code throwIfCancelled} or a pause, cancels the children
+     * (with this reason), then runs the cancel listeners in this thread. Does nothing, the
+     * reason included, if already cancelled: in {@code STOPPING}, or in {@code IDLE} or
      * {@code STOPPED} after a cancel made there. (A cancel in {@code STOPPED} after a run
-     * that was cancelled is a new cancel, for the next run: it runs the listeners again.)
-     * Never throws because of the state.
+     * that was cancelled is a new cancel, for the next run: it runs the listeners again and
+     * its reason replaces the earlier one.) Never throws because of the state.
      *
+     * @param reason why, exactly as {@link #cancelReason()} will return it
+     * @throws NullPointerException if {@code reason} is null
      * @throws Error the first Error a child's cancel or a cancel listener threw, once the
      *     state has changed, the waiters are woken, every child is cancelled and every
      *     cancel listener has run
      */
-    public void cancel() {
+    public void cancel(String reason) {
+        cancelWith(Objects.requireNonNull(reason, "reason"));
+    }
+
+    @Override
+    void cancelFromPoll() {
+        RunState p = parent;
+        cancelWith(p == null ? null : p.cancelReasonOrNull());
+    }
+
+    private void cancelWith(@Nullable String reason) {
         ListenerList<Listener<RunState>> calls;
         lock.lock();
         try {
-            if (!markCancelled()) {
+            if (!markCancelled(reason)) {
                 return;
             }
             calls = events.queue(Event.CANCEL);
@@ -255,7 +278,7 @@ public final class RunState extends RunStateCore {
             lock.unlock();
         }
         wakeWaiters();
-        Error error = children.forEachLive(RunState::cancel);
+        Error error = children.forEachLive(c -> c.cancelWith(reason));
         error = RunStateEvents.dispatch(calls, error);
         if (error != null) {
             throw error;
@@ -554,31 +577,6 @@ public final class RunState extends RunStateCore {
     }
 
     /**
-     * The shutdown hook's body: cancels, then waits up to {@code nanos} until no run is
-     * going, logging a warning if one still is. An interrupt ends the wait and sets the
-     * flag again. An Error from the cancel is rethrown once the wait is over.
-     */
-    void cancelAndAwaitStop(long nanos) {
-        Error error = null;
-        try {
-            cancel();
-        } catch (Error e) {
-            error = e;
-        }
-        try {
-            if (!awaitNoRunGoing(nanos)) {
-                log.warn("{}: still {} {} after the shutdown cancel", name, state(),
-                        Duration.ofNanos(nanos));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (error != null) {
-            throw error;
-        }
-    }
-
-    /**
      * Returns a new child RunState that is cancelled whenever this one is: this one's
      * cancels, now and later, reach the child (its {@code isCancelled()} also asks this
      * one), while the child's own cancel does not reach this one. The child shares this
@@ -602,7 +600,7 @@ public final class RunState extends RunStateCore {
             lock.unlock();
         }
         if (cancelFlagSet()) {
-            child.cancel();
+            child.cancelWith(cancelReasonOrNull());
         }
         return child;
     }

@@ -15,6 +15,8 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The state of a run and the waits on it: the state word, the run counters and the timing
@@ -51,6 +53,9 @@ abstract class RunStateCore {
     private static final int POLL = 1 << 4;
     private static final int NO_RUN_CANCEL = 1 << 5;
 
+    /** The log of the shutdown hook, named as the subclass. */
+    private static final Logger LOG = LoggerFactory.getLogger("dev.refkit.RunState");
+
     final String name;
     final Ticker ticker;
     final Clock clock;
@@ -64,6 +69,11 @@ abstract class RunStateCore {
     private volatile int state;
     /** Timing of the current or last run; written under lock before the state. */
     private volatile RunTimes times = RunTimes.INITIAL;
+    /**
+     * The reason of the cancel that set the cancelled flag, null if it gave none; written
+     * under lock before the state word, cleared when a start clears the flag.
+     */
+    private volatile @Nullable String cancelReason;
     /** Counts starts: the number of the run going now or of the last one. Written under lock. */
     private volatile long runs;
     /**
@@ -86,10 +96,12 @@ abstract class RunStateCore {
     }
 
     /**
-     * Cancels, as the subclass defines it; {@link #isCancelled()} calls it when the cancel
-     * poll says true.
+     * Cancels, as the subclass defines it.
      */
     public abstract void cancel();
+
+    /** Cancels because the cancel poll said true; {@link #isCancelled()} calls it. */
+    abstract void cancelFromPoll();
 
     // ---------------------------------------------------------------- transitions, under lock
 
@@ -119,29 +131,36 @@ abstract class RunStateCore {
     /**
      * From IDLE or STOPPED to RUNNING, or to STOPPING and cancelled if a cancel was made
      * while no run was going or {@code parentCancelled}; records the start time. Clears a
-     * cancel that belonged to the earlier run. Ends no wait.
+     * cancel that belonged to the earlier run, and its reason; a run that begins cancelled
+     * keeps the reason of the cancel made while no run was going, or else takes
+     * {@code parentReason}. Ends no wait.
      *
      * @return the new run's number
      */
-    final long beginRun(boolean parentCancelled) {
+    final long beginRun(boolean parentCancelled, @Nullable String parentReason) {
         int s = state;
         int ph = s & PHASE_MASK;
         checkTransition(s, ph == IDLE || ph == STOPPED);
         times = times.started(ticker.read(), clock.instant());
         long run = ++runs;
-        boolean beginCancelled = (s & NO_RUN_CANCEL) != 0 || parentCancelled;
+        boolean ownCancel = (s & NO_RUN_CANCEL) != 0;
+        boolean beginCancelled = ownCancel || parentCancelled;
+        if (!ownCancel) {
+            cancelReason = parentCancelled ? parentReason : null;
+        }
         state = (beginCancelled ? STOPPING | CANCELLED : RUNNING) | (s & POLL);
         return run;
     }
 
     /**
-     * Sets the cancelled flag: RUNNING or PAUSED go to STOPPING; in IDLE or STOPPED the
-     * cancel is kept for the next run.
+     * Sets the cancelled flag and records {@code reason} (null for none) as the cancel's
+     * reason: RUNNING or PAUSED go to STOPPING; in IDLE or STOPPED the cancel is kept for
+     * the next run, replacing the reason of the earlier run's cancel.
      *
-     * @return false, changing nothing, if already cancelled: in STOPPING, or in IDLE or
-     *     STOPPED after a cancel made there
+     * @return false, changing nothing (the reason included), if already cancelled: in
+     *     STOPPING, or in IDLE or STOPPED after a cancel made there
      */
-    final boolean markCancelled() {
+    final boolean markCancelled(@Nullable String reason) {
         int s = state;
         checkTransition(s, true);
         int ph = s & PHASE_MASK;
@@ -149,13 +168,20 @@ abstract class RunStateCore {
             if ((s & NO_RUN_CANCEL) != 0) {
                 return false;
             }
+            cancelReason = reason;
             state = s | CANCELLED | NO_RUN_CANCEL;
         } else if ((s & CANCELLED) != 0) {
             return false; // STOPPING
         } else {
+            cancelReason = reason;
             state = STOPPING | CANCELLED | (s & POLL);
         }
         return true;
+    }
+
+    /** The reason of the cancel that set the flag, or null; read without the lock. */
+    final @Nullable String cancelReasonOrNull() {
+        return cancelReason;
     }
 
     /** From RUNNING to PAUSED. Ends no wait. */
@@ -280,8 +306,23 @@ abstract class RunStateCore {
         if (!poll.getAsBoolean()) {
             return false;
         }
-        cancel();
+        cancelFromPoll();
         return true;
+    }
+
+    /**
+     * Returns the reason given to the {@code cancel(String)} that cancelled this run state:
+     * exactly that string; empty before any cancel, after a {@code cancel()} without a
+     * reason, and once a start has cleared the cancel. The first cancel decides it: a later
+     * cancel while the flag is set changes nothing. It follows the cancelled flag: a run that
+     * begins cancelled because of a cancel made while no run was going keeps that cancel's
+     * reason, a child whose run begins cancelled because of its parent takes the parent's,
+     * and the start that clears an earlier run's cancel clears its reason too. Never blocks.
+     *
+     * @return the reason, if the cancel that set the flag gave one
+     */
+    public Optional<String> cancelReason() {
+        return (state & CANCELLED) != 0 ? Optional.ofNullable(cancelReason) : Optional.empty();
     }
 
     /**
@@ -569,5 +610,30 @@ abstract class RunStateCore {
      */
     final boolean awaitNoRunGoing(long nanos) throws InterruptedException {
         return waiters.awaitNanos(this::noRunGoing, nanos, this, name, "cancelOnShutdown()");
+    }
+
+    /**
+     * The shutdown hook's body: cancels, then waits up to {@code nanos} until no run is
+     * going, logging a warning if one still is. An interrupt ends the wait and sets the
+     * flag again. An Error from the cancel is rethrown once the wait is over.
+     */
+    final void cancelAndAwaitStop(long nanos) {
+        Error error = null;
+        try {
+            cancel();
+        } catch (Error e) {
+            error = e;
+        }
+        try {
+            if (!awaitNoRunGoing(nanos)) {
+                LOG.warn("{} still running {} after the shutdown cancel", this,
+                        Duration.ofNanos(nanos));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (error != null) {
+            throw error;
+        }
     }
 }

@@ -41,10 +41,19 @@ final class RunStateCoreTest {
 
         @Override
         public void cancel() {
+            cancelWith(null);
+        }
+
+        @Override
+        void cancelFromPoll() {
+            cancel();
+        }
+
+        void cancelWith(@Nullable String reason) {
             cancels.incrementAndGet();
             lock.lock();
             try {
-                markCancelled();
+                markCancelled(reason);
             } finally {
                 lock.unlock();
             }
@@ -54,7 +63,7 @@ final class RunStateCoreTest {
         long begin(boolean parentCancelled) {
             lock.lock();
             try {
-                return beginRun(parentCancelled);
+                return beginRun(parentCancelled, parentCancelled ? "parent" : null);
             } finally {
                 lock.unlock();
             }
@@ -108,9 +117,9 @@ final class RunStateCoreTest {
         c.begin(false);
         c.lock.lock();
         try {
-            assertTrue(c.markCancelled());
+            assertTrue(c.markCancelled(null));
             int word = c.stateWord();
-            assertFalse(c.markCancelled());
+            assertFalse(c.markCancelled(null));
             assertEquals(word, c.stateWord());
         } finally {
             c.lock.unlock();
@@ -135,7 +144,7 @@ final class RunStateCoreTest {
     @Test
     void transition_withoutTheLock_throwsAssertionError() {
         Core c = new Core();
-        assertThrows(AssertionError.class, () -> c.beginRun(false));
+        assertThrows(AssertionError.class, () -> c.beginRun(false, null));
         assertEquals(RunStateCore.IDLE, c.phase());
     }
 
