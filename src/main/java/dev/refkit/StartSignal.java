@@ -26,11 +26,17 @@ final class StartSignal<R extends @Nullable Object> {
     private final String group;
     private final AtomicInteger phase = new AtomicInteger();
     private volatile @Nullable GroupTask<?> task;
+    private volatile String taskName = "?";
     /** Written before the CAS to SIGNALLED, by the one signaller that wins it. */
     private @Nullable R value;
 
     StartSignal(String group) {
         this.group = group;
+    }
+
+    /** The name of the task that signals, for the message. */
+    void name(String name) {
+        taskName = name;
     }
 
     /** The task whose waiters a signal wakes. */
@@ -82,8 +88,6 @@ final class StartSignal<R extends @Nullable Object> {
         if (phase.get() == EXPIRED) {
             return; // the waiter gave up
         }
-        GroupTask<?> t = task;
-        throw new IllegalStateException(group + ": task " + (t == null ? "?" : t.name())
-                + " called started() twice");
+        throw new IllegalStateException(group + ": task " + taskName + " called started() twice");
     }
 }

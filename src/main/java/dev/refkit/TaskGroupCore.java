@@ -111,7 +111,7 @@ abstract class TaskGroupCore {
             fire.run();
             deadline = null;
         } else {
-            deadline = threads.executeAfter(nanos, fire);
+            deadline = threads.executeAfter(nanos, fire, e -> fire.run());
         }
     }
 
@@ -137,9 +137,13 @@ abstract class TaskGroupCore {
     final <V extends @Nullable Object> GroupTask<V> spawnTask(@Nullable String taskName,
             Callable<? extends V> body, boolean isProtected, long delayNanos) {
         Objects.requireNonNull(body, "body");
-        int n = state.nextNumber();
-        GroupTask<V> t = new GroupTask<>(taskName != null ? taskName : name + "-" + n, name,
-                body, isProtected, owner, deliveries);
+        return spawnNumbered(taskName, state.nextNumber(), body, isProtected, delayNanos);
+    }
+
+    private <V extends @Nullable Object> GroupTask<V> spawnNumbered(@Nullable String taskName,
+            int number, Callable<? extends V> body, boolean isProtected, long delayNanos) {
+        GroupTask<V> t = new GroupTask<>(taskName, number, name, body, isProtected, owner,
+                deliveries);
         if (!state.register(t)) {
             throw new ClosedException(name + ": task group closed");
         }
@@ -150,7 +154,7 @@ abstract class TaskGroupCore {
         }
         try {
             if (delayNanos > 0L) {
-                TaskThreads.Delayed d = threads.executeAfter(delayNanos, () -> launchLater(t));
+                TaskThreads.Delayed d = threads.executeAfter(delayNanos, t, e -> noThread(t, e));
                 t.addListener(d::cancel, MoreExecutors.directExecutor());
             } else {
                 threads.execute(t);
@@ -162,21 +166,14 @@ abstract class TaskGroupCore {
         return t;
     }
 
-    /** A delayed task is due: launches it, or fails it if no thread can be had. */
-    private void launchLater(GroupTask<?> t) {
-        if (t.isDone()) {
-            return;
-        }
-        try {
-            threads.execute(t);
-        } catch (RuntimeException | Error e) {
-            if (t.begin() == GroupTask.BEGIN) {
-                t.bodyEnded();
-                try {
-                    ended(t, e);
-                } finally {
-                    state.deregister(t);
-                }
+    /** A delayed task is due and no thread can be had: it fails with why. */
+    private void noThread(GroupTask<?> t, Throwable why) {
+        if (t.begin() == GroupTask.BEGIN) {
+            t.bodyEnded();
+            try {
+                ended(t, why);
+            } finally {
+                state.deregister(t);
             }
         }
     }
@@ -195,29 +192,31 @@ abstract class TaskGroupCore {
             state.deregister(t);
             return;
         }
+        // The thread runs the task until it has ended in the group: its completion (and the
+        // direct listeners that runs) included, so join() and close() there are refused.
         TaskGroupCore previous = CURRENT.get();
         CURRENT.set(this);
-        Object result = null;
-        Throwable failure = null;
         try {
-            result = t.body.call();
-        } catch (Throwable e) {
-            failure = e;
-        } finally {
-            t.bodyEnded();
-            if (previous == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(previous);
+            Object result = null;
+            Throwable failure = null;
+            try {
+                result = t.body.call();
+            } catch (Throwable e) {
+                failure = e;
+            } finally {
+                t.bodyEnded();
             }
-        }
-        try {
             if (failure == null) {
                 t.succeed(result);
             } else {
                 ended(t, failure);
             }
         } finally {
+            if (previous == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(previous);
+            }
             state.deregister(t);
         }
     }
@@ -237,12 +236,29 @@ abstract class TaskGroupCore {
         Throwable toThrow = raw instanceof RuntimeException || raw instanceof Error ? raw
                 : new LifecycleException(name + ": task " + t.name() + " failed", raw);
         state.countFailed();
-        if (t.isProtected) {
-            log.warn("{}: protected task {} failed", name, t.name(), raw);
-        } else if (state.recordFailure(toThrow) && cancelOnFailure) {
-            cancelQuietly("task " + t.name() + " failed (" + raw + ")");
+        try {
+            if (t.isProtected) {
+                try {
+                    log.warn("{}: protected task {} failed", name, t.name(), raw);
+                } catch (RuntimeException hostile) {
+                    log.warn("{}: protected task {} failed with {} (its toString() threw)",
+                            name, t.name(), raw.getClass().getName());
+                }
+            } else if (state.recordFailure(toThrow) && cancelOnFailure) {
+                cancelQuietly("task " + t.name() + " failed (" + describe(raw) + ")");
+            }
+        } finally {
+            t.fail(raw, toThrow);
         }
-        t.fail(raw, toThrow);
+    }
+
+    /** {@code t.toString()}, or its class name if that throws: user code must not stop us. */
+    private static String describe(Throwable t) {
+        try {
+            return String.valueOf(t);
+        } catch (RuntimeException hostile) {
+            return t.getClass().getName();
+        }
     }
 
     private static boolean isCancellation(Throwable t) {
@@ -330,7 +346,7 @@ abstract class TaskGroupCore {
             Thread.currentThread().interrupt();
         }
         if (error != null) {
-            throw error;
+            state.recordFailure(error); // a stop listener's Error: kept with the failures
         }
         throwOutcome();
     }
@@ -394,7 +410,9 @@ abstract class TaskGroupCore {
             StartSignal<R> signal, Callable<@Nullable Void> body)
             throws InterruptedException, TimeoutException {
         Interrupts.throwIfInterrupted(name, "start()");
-        GroupTask<?> t = spawnTask(null, body, false, 0L);
+        int number = state.nextNumber();
+        signal.name(name + "-" + number);
+        GroupTask<?> t = spawnNumbered(null, number, body, false, 0L);
         signal.bind(t);
         BooleanSupplier over = () -> signal.isSignalled() || t.isDone() || state.isCancelled();
         if (!over.getAsBoolean()) {
