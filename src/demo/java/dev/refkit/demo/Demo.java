@@ -26,6 +26,10 @@ public final class Demo {
         System.out.println();
         System.out.println("== Pool: costly objects made once, lent through try-with-resources");
         PoolDemo.run();
+        System.out.println();
+        System.out.println("== TaskGroup: tasks that never outlive their owner, no failure lost");
+        TaskGroupDemo.run();
+        System.out.println();
         System.out.println("Refkit demo done.");
     }
 }
