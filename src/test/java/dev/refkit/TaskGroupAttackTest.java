@@ -1,0 +1,1064 @@
+package dev.refkit;
+
+import static dev.refkit.TestThreads.await;
+import static dev.refkit.TestThreads.awaitParked;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.refkit.Task.Status;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Hostile tests of {@link TaskGroup} and {@link Task}: the edge cases of the #10 spec. */
+@Timeout(120)
+final class TaskGroupAttackTest {
+
+    static void blockUntilInterrupted() throws InterruptedException {
+        new CountDownLatch(1).await();
+        throw new AssertionError("unreachable");
+    }
+
+    static CountDownLatch doneLatch(Task<?> task) {
+        CountDownLatch l = new CountDownLatch(1);
+        task.addListener(l::countDown, MoreExecutors.directExecutor());
+        return l;
+    }
+
+    /** Spawns a task that records its thread and blocks until interrupted; returns once it waits. */
+    static Task<Void> spawnBlocked(TaskGroup g, String name) throws InterruptedException {
+        AtomicReference<Thread> thread = new AtomicReference<>();
+        CountDownLatch in = new CountDownLatch(1);
+        Task<Void> t = g.spawn(name, () -> {
+            thread.set(Thread.currentThread());
+            in.countDown();
+            blockUntilInterrupted();
+        });
+        await(in);
+        awaitParked(thread.get());
+        return t;
+    }
+
+    // ------------------------------------------------------------------ no self-suppression
+
+    /** try-with-resources around a.join() that threw the task's failure keeps it, unsuppressed by itself. */
+    @Test
+    void tryWithResources_joinThrewTaskFailure_noSelfSuppression() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        Throwable caught = assertThrows(IllegalStateException.class, () -> {
+            try (TaskGroup g = TaskGroup.open("crawler")) {
+                Task<Void> a = g.spawn(() -> {
+                    throw boom;
+                });
+                a.join();
+            }
+        });
+        assertSame(boom, caught);
+        assertArrayEquals(new Throwable[0], caught.getSuppressed());
+    }
+
+    /** The same for a checked failure: the one LifecycleException instance, no self-suppression. */
+    @Test
+    void tryWithResources_joinThrewCheckedFailure_noSelfSuppression() {
+        IOException io = new IOException("timeout");
+        LifecycleException caught = assertThrows(LifecycleException.class, () -> {
+            try (TaskGroup g = TaskGroup.open("crawler")) {
+                Task<Void> a = g.spawn("fetch-3", () -> {
+                    throw io;
+                });
+                a.join();
+            }
+        });
+        assertSame(io, caught.getCause());
+        assertArrayEquals(new Throwable[0], caught.getSuppressed());
+    }
+
+    /** After a.join() delivered the failure, a later failure is still attached to it by close. */
+    @Test
+    void tryWithResources_joinThrewThenSiblingFails_laterFailureSuppressedOnFirst() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        IllegalArgumentException later = new IllegalArgumentException("later");
+        Throwable caught = assertThrows(IllegalStateException.class, () -> {
+            try (TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build()) {
+                CountDownLatch joined = new CountDownLatch(1);
+                Task<Void> a = g.spawn(() -> {
+                    throw boom;
+                });
+                g.spawn(() -> {
+                    await(joined);
+                    throw later;
+                });
+                try {
+                    a.join();
+                } finally {
+                    joined.countDown();
+                }
+            }
+        });
+        assertSame(boom, caught);
+        assertArrayEquals(new Throwable[] {later}, caught.getSuppressed());
+    }
+
+    /** The group's own join delivered the failure: close then returns normally. */
+    @Test
+    void close_afterGroupJoinThrewFailure_returnsNormally() throws Exception {
+        IllegalStateException boom = new IllegalStateException("boom");
+        TaskGroup g = TaskGroup.open("crawler");
+        g.spawn(() -> {
+            throw boom;
+        });
+        assertSame(boom, assertThrows(IllegalStateException.class, g::join));
+        g.close();
+    }
+
+    /** Another thread's close still throws a failure that a task's join threw to this thread. */
+    @Test
+    void close_failureDeliveredToOtherThreadOnly_stillThrown() throws Exception {
+        IllegalStateException boom = new IllegalStateException("boom");
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> a = g.spawn(() -> {
+            throw boom;
+        });
+        Throwable other = TestThreads.startCall(a::join).join();
+        assertSame(boom, other);
+        assertSame(boom, assertThrows(IllegalStateException.class, g::close),
+                "delivered to another thread, not to the closer: close must throw it");
+    }
+
+    // ------------------------------------------------------------------ misuse from inside
+
+    /** join() and close() from a task of the group throw IllegalStateException instead of waiting for themselves. */
+    @Test
+    void joinAndClose_fromOwnTask_throwIllegalState() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Throwable> joinInside = g.spawn(() -> {
+            try {
+                g.join();
+                return null;
+            } catch (Throwable e) {
+                return e;
+            }
+        });
+        Task<Throwable> closeInside = g.spawn(() -> {
+            try {
+                g.close();
+                return null;
+            } catch (Throwable e) {
+                return e;
+            }
+        });
+        g.close();
+        assertTrue(joinInside.resultNow() instanceof IllegalStateException, String.valueOf(joinInside.resultNow()));
+        assertTrue(closeInside.resultNow() instanceof IllegalStateException, String.valueOf(closeInside.resultNow()));
+        assertFalse(joinInside.resultNow() instanceof ClosedException, "not a closed-group error");
+        assertTrue(joinInside.resultNow().getMessage().startsWith("crawler: "), joinInside.resultNow().getMessage());
+        assertTrue(closeInside.resultNow().getMessage().startsWith("crawler: "), closeInside.resultNow().getMessage());
+    }
+
+    /** A task of an outer group may join and close an inner group it opened. */
+    @Test
+    void join_innerGroupFromOuterTask_allowed() throws Exception {
+        TaskGroup outer = TaskGroup.open("outer");
+        Task<Integer> t = outer.spawn(() -> {
+            TaskGroup inner = TaskGroup.open("inner");
+            Task<Integer> x = inner.spawn(() -> 5);
+            inner.join();
+            inner.close();
+            return x.resultNow();
+        });
+        outer.close();
+        assertEquals(5, t.resultNow());
+    }
+
+    // ------------------------------------------------------------------ close twice, concurrent closers
+
+    /** A second close after the first threw returns at once and throws nothing. */
+    @Test
+    void close_twiceAfterFailure_secondReturnsQuietly() throws Exception {
+        IllegalStateException boom = new IllegalStateException("boom");
+        TaskGroup g = TaskGroup.open("crawler");
+        g.spawn(() -> {
+            throw boom;
+        });
+        assertSame(boom, assertThrows(IllegalStateException.class, g::close));
+        g.close();
+        TestThreads.Call other = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertNull(other.join(), "a close after close, even on another thread, throws nothing");
+    }
+
+    /** A second close after a failAfter deadline was thrown returns quietly too. */
+    @Test
+    void close_twiceAfterDeadline_secondReturnsQuietly() {
+        TaskGroup g = TaskGroup.builder("crawler").failAfter(Duration.ZERO).build();
+        TaskGroup.DeadlineExceededException e =
+                assertThrows(TaskGroup.DeadlineExceededException.class, g::close);
+        assertEquals("crawler: deadline PT0S exceeded", e.getMessage());
+        g.close();
+    }
+
+    /** Two closers at once both wait for the tasks; neither returns while a task runs. */
+    @Test
+    void close_twoConcurrentClosers_bothWaitForTasks() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean taskEnded = new AtomicBoolean();
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = g.spawn(() -> {
+            await(release);
+            taskEnded.set(true);
+        });
+        AtomicBoolean sawEnd1 = new AtomicBoolean();
+        AtomicBoolean sawEnd2 = new AtomicBoolean();
+        TestThreads.Call c1 = TestThreads.startCall(() -> {
+            g.close();
+            sawEnd1.set(taskEnded.get());
+            return null;
+        });
+        TestThreads.Call c2 = TestThreads.startCall(() -> {
+            g.close();
+            sawEnd2.set(taskEnded.get());
+            return null;
+        });
+        awaitParked(c1.thread);
+        awaitParked(c2.thread);
+        assertFalse(t.isDone());
+        release.countDown();
+        assertNull(c1.join());
+        assertNull(c2.join());
+        assertTrue(sawEnd1.get(), "closer 1 returned before the task ended");
+        assertTrue(sawEnd2.get(), "closer 2 returned before the task ended");
+    }
+
+    // ------------------------------------------------------------------ cancel reasons
+
+    /** RunState.cancel(String): the first cancel decides the reason, exactly as given. */
+    @Test
+    void runStateCancel_reasons_firstDecidesExactString() {
+        RunState r = new RunState("indexer");
+        r.start();
+        assertEquals(Optional.empty(), r.cancelReason());
+        r.cancel("disk full");
+        r.cancel("later");
+        r.cancel();
+        assertEquals(Optional.of("disk full"), r.cancelReason());
+        RunState q = new RunState("q");
+        q.start();
+        q.cancel();
+        q.cancel("too late");
+        assertEquals(Optional.empty(), q.cancelReason(), "a cancel() without reason decides: none");
+        assertThrows(NullPointerException.class, () -> q.cancel(null));
+    }
+
+    /** TaskGroup.cancel(String): first reason kept in the RunState; the cancelled tasks' join names group and reason. */
+    @Test
+    void cancel_withReasons_firstDecidesAndJoinNamesGroupAndReason() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        assertEquals(Optional.empty(), g.runState().cancelReason());
+        Task<Void> t = spawnBlocked(g, "poll");
+        g.cancel("user pressed stop");
+        g.cancel("second");
+        g.cancel();
+        assertEquals(Optional.of("user pressed stop"), g.runState().cancelReason());
+        g.close();
+        CancellationException e = assertThrows(CancellationException.class, t::join);
+        assertEquals("crawler: cancelled: user pressed stop", e.getMessage());
+        CancellationException fromGet = assertThrows(CancellationException.class, t::get);
+        assertTrue(fromGet.getMessage() != null && fromGet.getMessage().contains("user pressed stop"),
+                String.valueOf(fromGet.getMessage()));
+    }
+
+    /** cancel() without a reason keeps cancelReason empty, even if a reason comes later. */
+    @Test
+    void cancel_withoutReasonFirst_reasonStaysEmpty() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "poll");
+        g.cancel();
+        g.cancel("ignored");
+        assertEquals(Optional.empty(), g.runState().cancelReason());
+        g.close();
+        CancellationException e = assertThrows(CancellationException.class, t::join);
+        assertTrue(e.getMessage().startsWith("crawler"), e.getMessage());
+        assertFalse(e.getMessage().contains("ignored"), e.getMessage());
+    }
+
+    /** A cancel caused by a failure names the task that failed first, with its exception. */
+    @Test
+    void cancel_fromFailure_reasonNamesFailingTask() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> sibling = spawnBlocked(g, "poll");
+        g.spawn("fetch-3", () -> {
+            throw new IOException("timeout");
+        });
+        LifecycleException thrown = assertThrows(LifecycleException.class, g::close);
+        assertEquals("crawler: task fetch-3 failed", thrown.getMessage());
+        CancellationException e = assertThrows(CancellationException.class, sibling::join);
+        assertEquals("crawler: cancelled: task fetch-3 failed (java.io.IOException: timeout)",
+                e.getMessage());
+        assertEquals(Optional.of("task fetch-3 failed (java.io.IOException: timeout)"),
+                g.runState().cancelReason());
+    }
+
+    /** cancel(null) is a NullPointerException and cancels nothing. */
+    @Test
+    void cancel_nullReason_throwsNpeAndCancelsNothing() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        assertThrows(NullPointerException.class, () -> g.cancel(null));
+        assertFalse(g.runState().isCancelled());
+        g.close();
+    }
+
+    // ------------------------------------------------------------------ names and toString
+
+    /** Task names GROUP-N count over every spawn, named or not; the named forms keep their name. */
+    @Test
+    void name_mixedSpawns_countsEverySpawn() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        List<String> names = new ArrayList<>();
+        names.add(g.spawn(() -> 1).name());
+        names.add(g.spawn("home", () -> 2).name());
+        names.add(g.spawn(() -> { }).name());
+        names.add(g.spawnAfter(Duration.ZERO, () -> 3).name());
+        names.add(g.spawnAfter("map", Duration.ZERO, () -> { }).name());
+        names.add(g.spawnProtected(() -> 4).name());
+        names.add(g.spawnProtected("guard", () -> { }).name());
+        names.add(g.spawn("x", () -> { }).name());
+        names.add(g.spawn(() -> 5).name());
+        g.close();
+        assertEquals(List.of("crawler-1", "home", "crawler-3", "crawler-4", "map", "crawler-6",
+                "guard", "x", "crawler-9"), names);
+    }
+
+    /** toString: OPEN with the running count, then CLOSING while close waits, then CLOSED. */
+    @Test
+    void toString_lifecycle_matchesFormat() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        assertEquals("TaskGroup[crawler]{OPEN, running=0, failed=0}", g.toString());
+        List<Task<Void>> blocked = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            blocked.add(spawnBlocked(g, "b" + i));
+        }
+        g.spawnAfter(Duration.ofHours(1), () -> { }); // scheduled: not running
+        assertEquals("TaskGroup[crawler]{OPEN, running=3, failed=0}", g.toString());
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        awaitParked(closer.thread);
+        assertEquals("TaskGroup[crawler]{CLOSING, running=3, failed=0}", g.toString());
+        g.cancel();
+        assertNull(closer.join());
+        assertEquals("TaskGroup[crawler]{CLOSED, running=0, failed=0}", g.toString());
+    }
+
+    /** toString counts failed tasks; a failure is recorded before its task completes. */
+    @Test
+    void toString_afterTaskJoinThrew_countsFailure() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build();
+        Task<Void> f = g.spawn(() -> {
+            throw new IllegalStateException("x");
+        });
+        assertThrows(IllegalStateException.class, f::join);
+        assertEquals("TaskGroup[crawler]{OPEN, running=0, failed=1}", g.toString(),
+                "the failure was not recorded before the task completed");
+        assertThrows(IllegalStateException.class, g::close);
+        assertEquals("TaskGroup[crawler]{CLOSED, running=0, failed=1}", g.toString());
+    }
+
+    // ------------------------------------------------------------------ Task status and Future contract
+
+    /** status goes SCHEDULED, RUNNING, SUCCEEDED; and FAILED or CANCELLED; never changes once done. */
+    @Test
+    void status_transitions_followLife() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch inBody = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Task<String> t = g.spawn(() -> {
+            inBody.countDown();
+            await(release);
+            return "ok";
+        });
+        await(inBody);
+        assertEquals(Status.RUNNING, t.status());
+        assertFalse(t.isDone());
+        Task<Void> scheduled = g.spawnAfter(Duration.ofHours(1), () -> { });
+        assertEquals(Status.SCHEDULED, scheduled.status());
+        assertFalse(scheduled.isDone());
+        release.countDown();
+        assertEquals("ok", t.join());
+        assertEquals(Status.SUCCEEDED, t.status());
+        assertTrue(scheduled.cancel(false));
+        assertEquals(Status.CANCELLED, scheduled.status());
+        assertFalse(t.cancel(true), "cancel of a done task changes nothing");
+        assertEquals(Status.SUCCEEDED, t.status());
+        assertFalse(t.isCancelled());
+        g.close();
+        assertEquals(Status.SUCCEEDED, t.status());
+        assertEquals(Status.CANCELLED, scheduled.status());
+    }
+
+    /** resultNow and exceptionNow throw IllegalStateException when not applicable, as Future's do. */
+    @Test
+    void resultNowExceptionNow_eachState_followFutureContract() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build();
+        CountDownLatch release = new CountDownLatch(1);
+        Task<String> running = g.spawn(() -> {
+            await(release);
+            return "r";
+        });
+        assertThrows(IllegalStateException.class, running::resultNow);
+        assertThrows(IllegalStateException.class, running::exceptionNow);
+        IllegalStateException bodyEx = new IllegalStateException("body");
+        Task<String> failed = g.spawn(() -> {
+            throw bodyEx;
+        });
+        IOException checked = new IOException("io");
+        Task<String> failedChecked = g.spawn(() -> {
+            throw checked;
+        });
+        Task<String> ok = g.spawn(() -> "fine");
+        Task<Void> cancelled = g.spawnAfter(Duration.ofHours(1), () -> { });
+        cancelled.cancel(true);
+        release.countDown();
+        assertThrows(RuntimeException.class, g::close);
+        assertEquals("r", running.resultNow());
+        assertThrows(IllegalStateException.class, running::exceptionNow);
+        assertEquals("fine", ok.resultNow());
+        assertThrows(IllegalStateException.class, ok::exceptionNow);
+        assertSame(bodyEx, failed.exceptionNow());
+        assertThrows(IllegalStateException.class, failed::resultNow);
+        assertSame(checked, failedChecked.exceptionNow(), "exceptionNow is never the wrapper");
+        assertThrows(IllegalStateException.class, failedChecked::resultNow);
+        assertThrows(IllegalStateException.class, cancelled::resultNow);
+        assertThrows(IllegalStateException.class, cancelled::exceptionNow);
+        ExecutionException e1 = assertThrows(ExecutionException.class, failed::get);
+        assertSame(bodyEx, e1.getCause());
+        ExecutionException e2 = assertThrows(ExecutionException.class, failedChecked::get);
+        assertSame(checked, e2.getCause(), "get()'s cause is the body's exception, not the LifecycleException");
+        ExecutionException e3 = assertThrows(ExecutionException.class,
+                () -> failedChecked.get(1, java.util.concurrent.TimeUnit.SECONDS));
+        assertSame(checked, e3.getCause());
+        LifecycleException j = assertThrows(LifecycleException.class, failedChecked::join);
+        assertSame(checked, j.getCause());
+        assertSame(j, assertThrows(LifecycleException.class, failedChecked::join), "one wrapper");
+        assertSame(j, assertThrows(LifecycleException.class,
+                () -> failedChecked.join(Duration.ofSeconds(1))), "one wrapper for join(Duration) too");
+        assertThrows(CancellationException.class, cancelled::get);
+    }
+
+    /** join(Duration) on a running task: TimeoutException after the time, zero does not wait. */
+    @Test
+    void joinDuration_notDone_throwsTimeout() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "b");
+        assertThrows(TimeoutException.class, () -> t.join(Duration.ZERO));
+        assertThrows(TimeoutException.class, () -> t.join(Duration.ofMillis(20)));
+        assertThrows(IllegalArgumentException.class, () -> t.join(Duration.ofMillis(-1)));
+        assertThrows(NullPointerException.class, () -> t.join(null));
+        assertFalse(t.isDone(), "a timed-out join changed the task");
+        g.cancel();
+        g.close();
+    }
+
+    /** cancel(false) marks the task cancelled at once, does not interrupt its body, and the group still waits for it. */
+    @Test
+    void cancelFalse_runningBody_notInterruptedGroupStillWaits() throws Exception {
+        CountDownLatch inBody = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean interrupted = new AtomicBoolean();
+        AtomicBoolean bodyEnded = new AtomicBoolean();
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<String> t = g.spawn(() -> {
+            inBody.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                interrupted.set(true);
+            }
+            interrupted.compareAndSet(false, Thread.currentThread().isInterrupted());
+            bodyEnded.set(true);
+            return "late";
+        });
+        await(inBody);
+        assertTrue(t.cancel(false));
+        assertTrue(t.isDone());
+        assertTrue(t.isCancelled());
+        assertEquals(Status.CANCELLED, t.status());
+        assertThrows(CancellationException.class, t::join, "join must throw at once");
+        assertThrows(CancellationException.class, t::get);
+        assertEquals(List.of(t), g.tasks(), "its body still runs: it has not ended");
+        assertEquals("TaskGroup[crawler]{OPEN, running=1, failed=0}", g.toString(),
+                "a cancelled task whose body runs is still running");
+        assertFalse(g.runState().isCancelled(), "cancel(false) cancels this task alone");
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        awaitParked(closer.thread);
+        assertTrue(closer.thread.isAlive(), "close did not wait for the cancelled task's body");
+        release.countDown();
+        assertNull(closer.join(), "a cancelled task is no failure");
+        assertTrue(bodyEnded.get());
+        assertFalse(interrupted.get(), "cancel(false) interrupted the body");
+        assertEquals(Status.CANCELLED, t.status(), "status changed after done");
+    }
+
+    /** cancel(true) interrupts the body of this task alone; it counts as cancelled; siblings go on. */
+    @Test
+    void cancelTrue_runningBody_interruptedAloneCountsCancelled() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "fetch-3");
+        CountDownLatch siblingGo = new CountDownLatch(1);
+        Task<String> sibling = g.spawn(() -> {
+            await(siblingGo);
+            return "on";
+        });
+        assertTrue(t.cancel(true));
+        assertEquals(Status.CANCELLED, t.status());
+        CancellationException e = assertThrows(CancellationException.class, t::join);
+        assertTrue(e.getMessage() != null && e.getMessage().startsWith("crawler: "), String.valueOf(e.getMessage()));
+        assertFalse(g.runState().isCancelled());
+        siblingGo.countDown();
+        g.close();
+        assertEquals("on", sibling.resultNow());
+        assertEquals(List.of(), g.tasks());
+    }
+
+    /** cancel racing the task's normal end: done exactly once, SUCCEEDED or CANCELLED, consistently. */
+    @Test
+    void cancel_racingNormalEnd_exactlyOneOutcome() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        for (int i = 0; i < 2_000; i++) {
+            CyclicBarrier barrier = new CyclicBarrier(2);
+            int v = i;
+            Task<Integer> t = g.spawn(() -> {
+                barrier.await();
+                return v;
+            });
+            barrier.await();
+            boolean cancelled = t.cancel(true);
+            Status s = t.status();
+            if (cancelled) {
+                assertEquals(Status.CANCELLED, s, "cancel returned true, status " + s);
+                assertThrows(CancellationException.class, t::join);
+            } else {
+                assertEquals(Status.SUCCEEDED, s, "cancel returned false, status " + s);
+                assertEquals(v, t.join());
+            }
+        }
+        g.close();
+        assertFalse(Thread.currentThread().isInterrupted());
+    }
+
+    /** A cancel racing a task's end never interrupts what its thread runs next (a later task). */
+    @Test
+    void cancel_racingEnd_neverInterruptsLaterTaskOnSameThread() throws Exception {
+        Queue<String> problems = new ConcurrentLinkedQueue<>();
+        ThreadFactory few = r -> {
+            Thread th = new Thread(r);
+            th.setDaemon(true);
+            return th;
+        };
+        TaskGroup g = TaskGroup.builder("crawler").threadFactory(few).build();
+        for (int i = 0; i < 2_000; i++) {
+            CyclicBarrier barrier = new CyclicBarrier(2);
+            Task<Void> t = g.spawn(() -> {
+                barrier.await();
+            });
+            barrier.await();
+            t.cancel(true);
+            CountDownLatch next = new CountDownLatch(1);
+            int n = i;
+            g.spawn(() -> {
+                if (Thread.currentThread().isInterrupted()) {
+                    problems.add("task after " + n + " began interrupted");
+                }
+                next.countDown();
+            });
+            await(next);
+        }
+        g.close();
+        assertEquals(List.of(), List.copyOf(problems));
+    }
+
+    // ------------------------------------------------------------------ failure vs cancellation
+
+    /** A non-cancellation exception thrown after the cancel is a failure and is thrown by close. */
+    @Test
+    void close_exceptionAfterCancel_countsAsFailure() throws Exception {
+        IllegalStateException cleanup = new IllegalStateException("cleanup failed");
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch in = new CountDownLatch(1);
+        Task<Void> t = g.spawn(() -> {
+            in.countDown();
+            try {
+                blockUntilInterrupted();
+            } catch (InterruptedException e) {
+                throw cleanup;
+            }
+        });
+        await(in);
+        g.cancel("stop");
+        assertSame(cleanup, assertThrows(IllegalStateException.class, g::close));
+        assertEquals(Status.FAILED, t.status());
+        assertSame(cleanup, t.exceptionNow());
+    }
+
+    /** After the group's cancel, ending with a cancellation-type exception counts as cancelled. */
+    @ParameterizedTest
+    @ValueSource(strings = {"interrupted", "cancellation", "interruptedIO", "closedByInterrupt"})
+    void close_cancellationTypeAfterCancel_countsAsCancelled(String kind) throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch in = new CountDownLatch(1);
+        Task<Void> t = g.spawn(() -> {
+            in.countDown();
+            try {
+                blockUntilInterrupted();
+            } catch (InterruptedException e) {
+                throw cancellationType(kind);
+            }
+        });
+        await(in);
+        g.cancel();
+        g.close(); // no failure
+        assertEquals(Status.CANCELLED, t.status(), kind);
+        assertThrows(CancellationException.class, t::join);
+        assertEquals("TaskGroup[crawler]{CLOSED, running=0, failed=0}", g.toString());
+    }
+
+    static Exception cancellationType(String kind) {
+        switch (kind) {
+            case "interrupted": return new InterruptedException("x");
+            case "cancellation": return new CancellationException("x");
+            case "interruptedIO": return new InterruptedIOException("x");
+            case "closedByInterrupt": return new ClosedByInterruptException();
+            default: throw new AssertionError(kind);
+        }
+    }
+
+    /** Without any cancel, a cancellation-type exception is an ordinary failure (wrapped if checked). */
+    @Test
+    void close_interruptedIoWithoutCancel_isFailure() throws Exception {
+        InterruptedIOException io = new InterruptedIOException("read timed out");
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = g.spawn("read", () -> {
+            throw io;
+        });
+        LifecycleException e = assertThrows(LifecycleException.class, g::close);
+        assertSame(io, e.getCause());
+        assertEquals(Status.FAILED, t.status());
+    }
+
+    /** The first failure is decided before the cancel: a task woken by that cancel never becomes first. */
+    @Test
+    void close_failureWakesSiblingThatFails_firstStaysFirst() throws Exception {
+        for (int i = 0; i < 200; i++) {
+            RuntimeException first = new RuntimeException("first " + i);
+            RuntimeException woken = new RuntimeException("woken " + i);
+            TaskGroup g = TaskGroup.open("crawler");
+            CountDownLatch waiting = new CountDownLatch(1);
+            g.spawn(() -> {
+                waiting.countDown();
+                try {
+                    g.runState().awaitCancellation(Duration.ofHours(1));
+                } catch (InterruptedException e) {
+                    // woken by the cancel's interrupt instead: fails all the same
+                }
+                throw woken;
+            });
+            g.spawn(() -> {
+                await(waiting);
+                throw first;
+            });
+            RuntimeException thrown = assertThrows(RuntimeException.class, g::close);
+            assertSame(first, thrown, "iteration " + i);
+            assertArrayEquals(new Throwable[] {woken}, thrown.getSuppressed(), "iteration " + i);
+        }
+    }
+
+    /** A task throwing an Error: close throws the Error itself and the siblings are cancelled. */
+    @Test
+    void close_taskThrowsError_errorThrownAsItself() throws Exception {
+        AssertionError err = new AssertionError("invariant");
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> sibling = spawnBlocked(g, "poll");
+        Task<Void> t = g.spawn(() -> {
+            throw err;
+        });
+        assertSame(err, assertThrows(AssertionError.class, g::close));
+        assertEquals(Status.CANCELLED, sibling.status());
+        assertSame(err, t.exceptionNow());
+        assertSame(err, assertThrows(ExecutionException.class, t::get).getCause());
+    }
+
+    /** A listener of a task that throws an Error neither hangs the group nor loses the task's result. */
+    @Test
+    void close_taskListenerThrowsError_groupStillCloses() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch release = new CountDownLatch(1);
+        Task<Integer> t = g.spawn(() -> {
+            await(release);
+            return 7;
+        });
+        t.addListener(() -> {
+            throw new AssertionError("listener");
+        }, MoreExecutors.directExecutor());
+        release.countDown();
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            try {
+                g.close();
+            } catch (AssertionError e) {
+                // a spec gap: whether close reports a listener's Error is not said
+                assertEquals("listener", e.getMessage());
+            }
+            return null;
+        });
+        assertNull(closer.join());
+        assertEquals(7, t.resultNow());
+        assertEquals(Status.SUCCEEDED, t.status());
+        assertEquals(List.of(), g.tasks());
+    }
+
+    /** A cancel listener on the group's RunState that throws an Error does not stop the cancel of the tasks. */
+    @Test
+    void cancel_runStateListenerThrowsError_tasksStillCancelledAndCloseReturns() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "poll");
+        g.runState().onCancel(r -> {
+            throw new AssertionError("listener");
+        });
+        try {
+            g.cancel("stop");
+        } catch (AssertionError e) {
+            assertEquals("listener", e.getMessage()); // the RunState rule: the canceller gets it
+        }
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertNull(closer.join(), "close hung or threw after a listener's Error");
+        assertEquals(Status.CANCELLED, t.status());
+    }
+
+    // ------------------------------------------------------------------ current()
+
+    /** current() is empty outside tasks and the group inside its tasks, start and delayed bodies included. */
+    @Test
+    void current_insideAndOutsideTasks_returnsOwningGroup() throws Exception {
+        assertEquals(Optional.empty(), TaskGroup.current());
+        TaskGroup g = TaskGroup.open("outer");
+        Task<Optional<TaskGroup>> plain = g.spawn(TaskGroup::current);
+        Task<Optional<TaskGroup>> delayed = g.spawnAfter(Duration.ofMillis(1), TaskGroup::current);
+        Task<Optional<TaskGroup>> prot = g.spawnProtected(TaskGroup::current);
+        Optional<TaskGroup> fromStart = g.start(s -> s.started(TaskGroup.current()));
+        AtomicReference<TaskGroup> innerRef = new AtomicReference<>();
+        Task<List<Optional<TaskGroup>>> nested = g.spawn(() -> {
+            try (TaskGroup inner = TaskGroup.open("inner")) {
+                innerRef.set(inner);
+                Task<Optional<TaskGroup>> in = inner.spawn(TaskGroup::current);
+                return List.of(in.join(), TaskGroup.current());
+            }
+        });
+        g.close();
+        assertEquals(Optional.of(g), plain.resultNow());
+        assertEquals(Optional.of(g), delayed.resultNow());
+        assertEquals(Optional.of(g), prot.resultNow());
+        assertEquals(Optional.of(g), fromStart);
+        assertEquals(List.of(Optional.of(innerRef.get()), Optional.of(g)), nested.resultNow());
+        assertEquals(Optional.empty(), TaskGroup.current(), "the closer is no task");
+    }
+
+    // ------------------------------------------------------------------ promptness
+
+    /** Tasks blocked in RunState.sleep, Thread.sleep, BlockingQueue.take, Pool.borrow and an inner join all wake on cancel. */
+    @Test
+    void cancel_tasksBlockedEverywhere_allWakeAndEnd() throws Exception {
+        Pool<Object> pool = Pool.builder(Object::new).maxSize(1).name("p").build();
+        Lease<Object> held = pool.borrow();
+        BlockingQueue<String> queue = new ArrayBlockingQueue<>(1);
+        TaskGroup g = TaskGroup.open("crawler");
+        int n = 5;
+        CountDownLatch in = new CountDownLatch(n);
+        Queue<Thread> threads = new ConcurrentLinkedQueue<>();
+        AtomicReference<Thread> innerTaskThread = new AtomicReference<>();
+        List<Callable<Object>> bodies = List.of(
+                () -> g.runState().sleep(Duration.ofHours(1)),
+                () -> {
+                    Thread.sleep(3_600_000L);
+                    return null;
+                },
+                queue::take,
+                pool::borrow,
+                () -> {
+                    try (TaskGroup inner = TaskGroup.open("inner")) {
+                        CountDownLatch innerIn = new CountDownLatch(1);
+                        inner.spawn(() -> {
+                            innerTaskThread.set(Thread.currentThread());
+                            innerIn.countDown();
+                            blockUntilInterrupted();
+                        });
+                        await(innerIn);
+                        inner.join();
+                    }
+                    return null;
+                });
+        List<Task<Object>> tasks = new ArrayList<>();
+        for (Callable<Object> body : bodies) {
+            tasks.add(g.spawn(() -> {
+                threads.add(Thread.currentThread());
+                in.countDown();
+                return body.call();
+            }));
+        }
+        await(in);
+        for (Thread t : threads) {
+            awaitParked(t);
+        }
+        while (innerTaskThread.get() == null) {
+            Thread.onSpinWait();
+        }
+        awaitParked(innerTaskThread.get());
+        long t0 = System.nanoTime();
+        g.cancel();
+        g.close();
+        long tookMs = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(tookMs < 5_000, "cancel to close took " + tookMs + " ms");
+        for (Task<Object> t : tasks) {
+            assertTrue(t.isDone(), t.name());
+            assertFalse(t.status() == Status.FAILED, t.name() + " failed: " + t);
+        }
+        held.close();
+        pool.close();
+    }
+
+    // ------------------------------------------------------------------ rule 1
+
+    /** When close returns, no task body, cleanup or direct listener still runs on a thread of the group. */
+    @Test
+    void close_tasksDoCleanupAfterCancel_noUserCodeRunsAfterClose() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        AtomicInteger active = new AtomicInteger();
+        int n = 50;
+        CountDownLatch in = new CountDownLatch(n);
+        for (int i = 0; i < n; i++) {
+            g.spawn(() -> {
+                active.incrementAndGet();
+                try {
+                    in.countDown();
+                    blockUntilInterrupted();
+                } finally {
+                    long x = 0;
+                    for (int k = 0; k < 200_000; k++) {
+                        x += k ^ (x >>> 3);
+                    }
+                    if (x == 42) {
+                        Thread.yield();
+                    }
+                    active.decrementAndGet();
+                }
+            });
+        }
+        await(in);
+        g.cancel();
+        g.close();
+        assertEquals(0, active.get(), "a task's cleanup still ran after close returned");
+    }
+
+    /** A listener added with directExecutor runs on the group's thread: close waits for it (rule 1). */
+    @Test
+    void close_directListenerBlocks_closeWaitsForIt() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch listenerIn = new CountDownLatch(1);
+        CountDownLatch listenerMayEnd = new CountDownLatch(1);
+        AtomicBoolean listenerEnded = new AtomicBoolean();
+        AtomicBoolean onGroupThread = new AtomicBoolean();
+        Thread main = Thread.currentThread();
+        Task<Integer> t = g.spawn(() -> {
+            await(release);
+            return 1;
+        });
+        t.addListener(() -> {
+            onGroupThread.set(Thread.currentThread() != main);
+            listenerIn.countDown();
+            try {
+                listenerMayEnd.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            listenerEnded.set(true);
+        }, MoreExecutors.directExecutor());
+        AtomicBoolean endedAtClose = new AtomicBoolean();
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            endedAtClose.set(listenerEnded.get());
+            return null;
+        });
+        release.countDown();
+        await(listenerIn);
+        awaitParked(closer.thread);
+        listenerMayEnd.countDown();
+        assertNull(closer.join());
+        if (onGroupThread.get()) {
+            assertTrue(endedAtClose.get(), "close returned while a listener ran on the group's thread");
+        }
+    }
+
+    // ------------------------------------------------------------------ nulls and durations
+
+    /** Every null argument is a NullPointerException. */
+    @Test
+    void nullArguments_everyMethod_throwNpe() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Callable<Integer> nullCallable = null;
+        RunState.ThrowingRunnable nullRunnable = null;
+        TaskGroup.StartingTask<Integer> nullStart = null;
+        assertThrows(NullPointerException.class, () -> TaskGroup.open(null));
+        assertThrows(NullPointerException.class, () -> TaskGroup.builder(null));
+        TaskGroup.Builder b = TaskGroup.builder("b");
+        assertThrows(NullPointerException.class, () -> b.threadFactory(null));
+        assertThrows(NullPointerException.class, () -> b.failAfter(null));
+        assertThrows(NullPointerException.class, () -> b.moveOnAfter(null));
+        assertThrows(NullPointerException.class, () -> b.parent(null));
+        assertThrows(NullPointerException.class, () -> g.spawn(nullCallable));
+        assertThrows(NullPointerException.class, () -> g.spawn(nullRunnable));
+        assertThrows(NullPointerException.class, () -> g.spawn(null, () -> 1));
+        assertThrows(NullPointerException.class, () -> g.spawn("n", nullCallable));
+        assertThrows(NullPointerException.class, () -> g.spawn("n", nullRunnable));
+        assertThrows(NullPointerException.class, () -> g.spawnAfter(null, () -> 1));
+        assertThrows(NullPointerException.class, () -> g.spawnAfter(Duration.ZERO, nullCallable));
+        assertThrows(NullPointerException.class, () -> g.spawnAfter(Duration.ZERO, nullRunnable));
+        assertThrows(NullPointerException.class, () -> g.spawnAfter(null, Duration.ZERO, () -> 1));
+        assertThrows(NullPointerException.class, () -> g.spawnAfter("n", null, () -> { }));
+        assertThrows(NullPointerException.class, () -> g.spawnProtected(nullCallable));
+        assertThrows(NullPointerException.class, () -> g.spawnProtected(nullRunnable));
+        assertThrows(NullPointerException.class, () -> g.spawnProtected(null, () -> 1));
+        assertThrows(NullPointerException.class, () -> g.start(nullStart));
+        assertThrows(NullPointerException.class, () -> g.start(null, s -> s.started(1)));
+        assertThrows(NullPointerException.class, () -> g.start(Duration.ZERO, nullStart));
+        assertEquals(List.of(), g.tasks(), "a refused null spawn left a task behind");
+        g.close();
+        assertEquals("TaskGroup[crawler]{CLOSED, running=0, failed=0}", g.toString());
+    }
+
+    /** Negative durations are refused; zero means at once (the package's timeout rule). */
+    @Test
+    void durations_negativeRefusedZeroAtOnce() throws Exception {
+        Duration neg = Duration.ofNanos(-1);
+        assertThrows(IllegalArgumentException.class, () -> TaskGroup.builder("b").failAfter(neg));
+        assertThrows(IllegalArgumentException.class, () -> TaskGroup.builder("b").moveOnAfter(neg));
+        TaskGroup g = TaskGroup.open("crawler");
+        assertThrows(IllegalArgumentException.class, () -> g.spawnAfter(neg, () -> 1));
+        assertThrows(IllegalArgumentException.class, () -> g.start(neg, s -> s.started(1)));
+        Task<Integer> now = g.spawnAfter(Duration.ZERO, () -> 9);
+        assertEquals(9, now.join());
+        g.close();
+
+        TaskGroup quiet = TaskGroup.builder("quiet").moveOnAfter(Duration.ZERO).build();
+        assertTrue(quiet.runState().isCancelled(), "moveOnAfter(ZERO) cancels at once");
+        AtomicBoolean ran = new AtomicBoolean();
+        Task<Void> t = quiet.spawn(() -> ran.set(true));
+        assertEquals(Status.CANCELLED, t.status());
+        quiet.close();
+        assertFalse(ran.get());
+    }
+
+    /** start(Duration) with a huge timeout means practically forever: it returns the signal. */
+    @Test
+    void start_hugeTimeout_returnsValue() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        assertEquals("v", g.start(Duration.ofSeconds(Long.MAX_VALUE), s -> s.started("v")));
+        g.close();
+    }
+
+    /** A second started() call throws IllegalStateException in the task; start returned the first value. */
+    @Test
+    void started_twice_secondThrowsIllegalState() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build();
+        AtomicReference<Throwable> second = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        String v = g.start(s -> {
+            s.started("one");
+            try {
+                s.started("two");
+            } catch (Throwable e) {
+                second.set(e);
+            }
+            done.countDown();
+        });
+        assertEquals("one", v);
+        await(done);
+        g.close();
+        assertTrue(second.get() instanceof IllegalStateException, String.valueOf(second.get()));
+    }
+
+    /** An interrupted start: InterruptedException, flag clear, the task left running. */
+    @Test
+    void start_interruptedWhileWaiting_throwsAndLeavesTaskRunning() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch inBody = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        TestThreads.Call caller = TestThreads.startCall(() -> g.start(s -> {
+            inBody.countDown();
+            await(release);
+            s.started(1);
+        }));
+        await(inBody);
+        awaitParked(caller.thread);
+        caller.thread.interrupt();
+        Throwable got = caller.join();
+        assertTrue(got instanceof InterruptedException, String.valueOf(got));
+        assertEquals(1, g.tasks().size(), "an interrupted start changed the task");
+        assertFalse(g.runState().isCancelled());
+        release.countDown();
+        g.close();
+    }
+
+    /** join() interrupted: InterruptedException and nothing else changes (no cancel). */
+    @Test
+    void join_interrupted_throwsAndChangesNothing() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "b");
+        TestThreads.assertInterruptedWhileParked(() -> {
+            g.join();
+            return null;
+        });
+        assertFalse(g.runState().isCancelled(), "an interrupted join cancelled the group");
+        assertFalse(t.isDone());
+        assertTrue(g.toString().startsWith("TaskGroup[crawler]{OPEN"), g.toString());
+        Thread.currentThread().interrupt();
+        assertThrows(InterruptedException.class, g::join, "flag checked on entry");
+        assertFalse(Thread.interrupted());
+        g.cancel();
+        g.close();
+    }
+}
