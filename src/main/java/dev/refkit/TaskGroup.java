@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -83,7 +84,7 @@ import org.jspecify.annotations.Nullable;
  * }   // close() waits for every task; the first failure cancelled the rest and is thrown here
  * }</pre>
  */
-public final class TaskGroup implements AutoCloseable {
+public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
 
     /**
      * The body of a task run by {@link #start(StartingTask)}: it signals once it is ready,
@@ -145,8 +146,14 @@ public final class TaskGroup implements AutoCloseable {
         }
     }
 
-    private TaskGroup() {
-        throw new UnsupportedOperationException("phase 1");
+    private TaskGroup(Builder b) {
+        super(b.name, b.threadFactory, b.cancelOnFailure, b.deadline,
+                b.failAtDeadline ? deadlineFailure(b.name, b.deadline) : null, b.parent);
+    }
+
+    private static @Nullable Supplier<Throwable> deadlineFailure(String name,
+            @Nullable Duration deadline) {
+        return deadline == null ? null : () -> new DeadlineExceededException(name, deadline);
     }
 
     // ---------------------------------------------------------------- opening
@@ -189,7 +196,7 @@ public final class TaskGroup implements AutoCloseable {
      * @return that group, or empty on a thread that runs no task of any group
      */
     public static Optional<TaskGroup> current() {
-        throw new UnsupportedOperationException("phase 1");
+        return Optional.ofNullable((TaskGroup) currentGroup());
     }
 
     // ---------------------------------------------------------------- spawning
@@ -207,7 +214,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed: {@code "crawler: task group closed"}
      */
     public <V extends @Nullable Object> Task<V> spawn(Callable<? extends V> body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(null, body, false, 0L);
     }
 
     /**
@@ -219,7 +226,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public Task<@Nullable Void> spawn(RunState.ThrowingRunnable body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(null, callable(body), false, 0L);
     }
 
     /**
@@ -233,7 +240,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public <V extends @Nullable Object> Task<V> spawn(String name, Callable<? extends V> body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(Objects.requireNonNull(name, "name"), body, false, 0L);
     }
 
     /**
@@ -246,7 +253,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public Task<@Nullable Void> spawn(String name, RunState.ThrowingRunnable body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(Objects.requireNonNull(name, "name"), callable(body), false, 0L);
     }
 
     /**
@@ -266,7 +273,7 @@ public final class TaskGroup implements AutoCloseable {
      */
     public <V extends @Nullable Object> Task<V> spawnAfter(Duration delay,
             Callable<? extends V> body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(null, body, false, Checks.waitNanos(delay, "delay"));
     }
 
     /**
@@ -280,7 +287,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public Task<@Nullable Void> spawnAfter(Duration delay, RunState.ThrowingRunnable body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(null, callable(body), false, Checks.waitNanos(delay, "delay"));
     }
 
     /**
@@ -297,7 +304,8 @@ public final class TaskGroup implements AutoCloseable {
      */
     public <V extends @Nullable Object> Task<V> spawnAfter(String name, Duration delay,
             Callable<? extends V> body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(Objects.requireNonNull(name, "name"), body, false,
+                Checks.waitNanos(delay, "delay"));
     }
 
     /**
@@ -314,7 +322,8 @@ public final class TaskGroup implements AutoCloseable {
      */
     public Task<@Nullable Void> spawnAfter(String name, Duration delay,
             RunState.ThrowingRunnable body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(Objects.requireNonNull(name, "name"), callable(body), false,
+                Checks.waitNanos(delay, "delay"));
     }
 
     /**
@@ -330,7 +339,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public <V extends @Nullable Object> Task<V> spawnProtected(Callable<? extends V> body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(null, body, true, 0L);
     }
 
     /**
@@ -342,7 +351,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public Task<@Nullable Void> spawnProtected(RunState.ThrowingRunnable body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(null, callable(body), true, 0L);
     }
 
     /**
@@ -357,7 +366,7 @@ public final class TaskGroup implements AutoCloseable {
      */
     public <V extends @Nullable Object> Task<V> spawnProtected(String name,
             Callable<? extends V> body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(Objects.requireNonNull(name, "name"), body, true, 0L);
     }
 
     /**
@@ -370,7 +379,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws ClosedException if the group is closed
      */
     public Task<@Nullable Void> spawnProtected(String name, RunState.ThrowingRunnable body) {
-        throw new UnsupportedOperationException("phase 1");
+        return spawnTask(Objects.requireNonNull(name, "name"), callable(body), true, 0L);
     }
 
     // ---------------------------------------------------------------- start
@@ -411,7 +420,11 @@ public final class TaskGroup implements AutoCloseable {
      */
     public <R extends @Nullable Object> R start(StartingTask<R> body)
             throws InterruptedException {
-        throw new UnsupportedOperationException("phase 1");
+        try {
+            return start(-1L, null, body);
+        } catch (TimeoutException e) {
+            throw new AssertionError("untimed start timed out", e);
+        }
     }
 
     /**
@@ -437,7 +450,19 @@ public final class TaskGroup implements AutoCloseable {
      */
     public <R extends @Nullable Object> R start(Duration timeout, StartingTask<R> body)
             throws InterruptedException, TimeoutException {
-        throw new UnsupportedOperationException("phase 1");
+        long nanos = Checks.waitNanos(timeout, "timeout");
+        return start(nanos, timeout, body);
+    }
+
+    private <R extends @Nullable Object> R start(long nanos, @Nullable Duration timeout,
+            StartingTask<R> body) throws InterruptedException, TimeoutException {
+        Objects.requireNonNull(body, "body");
+        StartSignal<R> signal = new StartSignal<>(name);
+        Started<R> started = signal::signal;
+        return startTask(nanos, timeout, signal, () -> {
+            body.run(started);
+            return null;
+        });
     }
 
     // ---------------------------------------------------------------- cancel, join, close
@@ -450,7 +475,7 @@ public final class TaskGroup implements AutoCloseable {
      * @return the run state, named as the group
      */
     public RunState runState() {
-        throw new UnsupportedOperationException("phase 1");
+        return runState;
     }
 
     /**
@@ -458,7 +483,7 @@ public final class TaskGroup implements AutoCloseable {
      * {@link CancellationException} it causes says {@code "crawler: cancelled"}.
      */
     public void cancel() {
-        throw new UnsupportedOperationException("phase 1");
+        cancelWith(null, null);
     }
 
     /**
@@ -477,7 +502,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws NullPointerException if {@code reason} is null
      */
     public void cancel(String reason) {
-        throw new UnsupportedOperationException("phase 1");
+        cancelWith(Objects.requireNonNull(reason, "reason"), null);
     }
 
     /**
@@ -499,7 +524,7 @@ public final class TaskGroup implements AutoCloseable {
      * @throws Error if the group's failure is one, as itself
      */
     public void join() throws InterruptedException {
-        throw new UnsupportedOperationException("phase 1");
+        joinGroup();
     }
 
     /**
@@ -521,7 +546,7 @@ public final class TaskGroup implements AutoCloseable {
      */
     @Override
     public void close() {
-        throw new UnsupportedOperationException("phase 1");
+        closeGroup();
     }
 
     // ---------------------------------------------------------------- queries
@@ -534,7 +559,7 @@ public final class TaskGroup implements AutoCloseable {
      * @return the tasks, in no particular order
      */
     public List<Task<?>> tasks() {
-        throw new UnsupportedOperationException("phase 1");
+        return List.copyOf(state.members());
     }
 
     /**
@@ -543,7 +568,7 @@ public final class TaskGroup implements AutoCloseable {
      * @return the name
      */
     public String name() {
-        throw new UnsupportedOperationException("phase 1");
+        return name;
     }
 
     /**
@@ -555,7 +580,7 @@ public final class TaskGroup implements AutoCloseable {
      */
     @Override
     public String toString() {
-        throw new UnsupportedOperationException("phase 1");
+        return describe();
     }
 
     // ---------------------------------------------------------------- builder
@@ -566,6 +591,11 @@ public final class TaskGroup implements AutoCloseable {
      */
     public static final class Builder {
         private final String name;
+        private @Nullable ThreadFactory threadFactory;
+        private boolean cancelOnFailure = true;
+        private @Nullable Duration deadline;
+        private boolean failAtDeadline;
+        private @Nullable RunState parent;
 
         private Builder(String name) {
             this.name = name;
@@ -582,7 +612,8 @@ public final class TaskGroup implements AutoCloseable {
          * @throws NullPointerException if {@code threadFactory} is null
          */
         public Builder threadFactory(ThreadFactory threadFactory) {
-            throw new UnsupportedOperationException("phase 1 " + name);
+            this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
+            return this;
         }
 
         /**
@@ -594,7 +625,8 @@ public final class TaskGroup implements AutoCloseable {
          * @return this builder
          */
         public Builder cancelOnFailure(boolean cancelOnFailure) {
-            throw new UnsupportedOperationException("phase 1");
+            this.cancelOnFailure = cancelOnFailure;
+            return this;
         }
 
         /**
@@ -611,7 +643,9 @@ public final class TaskGroup implements AutoCloseable {
          * @throws IllegalArgumentException if {@code deadline} is negative
          */
         public Builder failAfter(Duration deadline) {
-            throw new UnsupportedOperationException("phase 1");
+            this.deadline = Checks.nonNegative(deadline, "deadline");
+            this.failAtDeadline = true;
+            return this;
         }
 
         /**
@@ -625,7 +659,9 @@ public final class TaskGroup implements AutoCloseable {
          * @throws IllegalArgumentException if {@code deadline} is negative
          */
         public Builder moveOnAfter(Duration deadline) {
-            throw new UnsupportedOperationException("phase 1");
+            this.deadline = Checks.nonNegative(deadline, "deadline");
+            this.failAtDeadline = false;
+            return this;
         }
 
         /**
@@ -638,7 +674,8 @@ public final class TaskGroup implements AutoCloseable {
          * @throws NullPointerException if {@code parent} is null
          */
         public Builder parent(RunState parent) {
-            throw new UnsupportedOperationException("phase 1");
+            this.parent = Objects.requireNonNull(parent, "parent");
+            return this;
         }
 
         /**
@@ -649,7 +686,7 @@ public final class TaskGroup implements AutoCloseable {
          * @return the open group
          */
         public TaskGroup build() {
-            throw new UnsupportedOperationException("phase 1");
+            return new TaskGroup(this);
         }
     }
 }

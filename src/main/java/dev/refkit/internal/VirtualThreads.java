@@ -3,6 +3,7 @@ package dev.refkit.internal;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.concurrent.ThreadFactory;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -13,6 +14,28 @@ public final class VirtualThreads {
     private VirtualThreads() {}
 
     private static final @Nullable MethodHandle IS_VIRTUAL = find();
+    private static final @Nullable ThreadFactory FACTORY = findFactory();
+
+    /** {@code Thread.ofVirtual().factory()}, called by reflection; null before Java 21. */
+    private static @Nullable ThreadFactory findFactory() {
+        try {
+            Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+            Class<?> ofVirtual = Class.forName("java.lang.Thread$Builder$OfVirtual");
+            return (ThreadFactory) ofVirtual.getMethod("factory").invoke(builder);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null; // before Java 21: no virtual threads
+        }
+    }
+
+    /**
+     * A factory of unnamed, unstarted virtual threads ({@code Thread.ofVirtual().factory()}),
+     * where the JDK has them.
+     *
+     * @return the factory, or null before Java 21
+     */
+    public static @Nullable ThreadFactory factory() {
+        return FACTORY;
+    }
 
     private static @Nullable MethodHandle find() {
         try {

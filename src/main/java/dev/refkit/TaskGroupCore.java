@@ -1,0 +1,451 @@
+package dev.refkit;
+
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.refkit.internal.Interrupts;
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a task group does, beneath its public API: spawning (register, then launch), running
+ * each task and classifying its end, cancelling, joining, closing and the wait of a start.
+ * It decides; the helpers below it own the state: {@link TaskGroupState} the group's word
+ * (tasks not yet ended, CANCELLED, CLOSING, CLOSED, ENDED), the set of those tasks, the
+ * cancel's reason and the failures; {@link GroupTask} each task's future and run word;
+ * {@link TaskThreads} the threads and the delays; {@link Deliveries} which failure was
+ * thrown to which thread. It knows nothing of the class that extends it (the way
+ * {@code RunStateCore} knows nothing of {@code RunState}): the subclass gives it the
+ * settings, the deadline's failure and the bodies, and documents the methods.
+ *
+ * <p><b>The rules it keeps.</b> A failure is recorded in the group before its task
+ * completes, and the first failure is decided before the cancel it causes, so a task woken
+ * by that cancel never becomes the first failure. A task spawned after a cancel is cancelled
+ * before it can run: spawn registers the task, then tests the cancel; a cancel sets its flag,
+ * then goes through the registered tasks; one of the two sees the other.
+ *
+ * <p><b>Thread safety.</b> Every method may be called from any thread; no lock is held
+ * while user code runs or a thread waits.
+ */
+abstract class TaskGroupCore {
+    private static final Logger log = LoggerFactory.getLogger("dev.refkit.TaskGroup");
+    /** The group whose task the current thread runs. */
+    private static final ThreadLocal<TaskGroupCore> CURRENT = new ThreadLocal<>();
+
+    final String name;
+    private final boolean cancelOnFailure;
+    final TaskGroupState<GroupTask<?>> state;
+    private final Deliveries deliveries = new Deliveries();
+    private final TaskThreads threads;
+    final RunState runState;
+    private final GroupTask.Owner owner = new GroupTask.Owner() {
+        @Override
+        public void run(GroupTask<?> task) {
+            runTask(task);
+        }
+
+        @Override
+        public void endedUnstarted(GroupTask<?> task) {
+            state.deregister(task);
+        }
+    };
+    /** The outer group's cancel, when the group also has an explicit parent; else null. */
+    private final @Nullable Registration outerCancel;
+    /** The deadline's pending cancel, or null. */
+    private final TaskThreads.@Nullable Delayed deadline;
+
+    /**
+     * Opens the group: its run state is a child of {@code parent}, else of the group whose
+     * task this thread runs, else a new one; it starts now, and the deadline (if any) is
+     * counted from now. {@code deadlineFailure} makes what {@code join()} throws for the
+     * deadline (null for a quiet deadline).
+     */
+    TaskGroupCore(String name, @Nullable ThreadFactory threadFactory, boolean cancelOnFailure,
+            @Nullable Duration deadlineAfter, @Nullable Supplier<Throwable> deadlineFailure,
+            @Nullable RunState parent) {
+        this.name = name;
+        this.cancelOnFailure = cancelOnFailure;
+        this.state = new TaskGroupState<>(name);
+        this.threads = TaskThreads.create(name, threadFactory);
+        TaskGroupCore outer = CURRENT.get();
+        if (parent != null) {
+            runState = parent.child(name);
+        } else if (outer != null) {
+            runState = outer.runState.child(name);
+        } else {
+            runState = new RunState(name);
+        }
+        runState.onCancel(rs -> cancelQuietly(rs.cancelReason().orElse(null)));
+        runState.start();
+        outerCancel = parent != null && outer != null
+                ? outer.runState.onCancel(rs -> cancelQuietly(rs.cancelReason().orElse(null)))
+                : null;
+        if (runState.isCancelled()) {
+            cancelQuietly(runState.cancelReason().orElse(null));
+        } else if (parent != null && outer != null && outer.runState.isCancelled()) {
+            cancelQuietly(outer.runState.cancelReason().orElse(null));
+        }
+        if (deadlineAfter == null) {
+            deadline = null;
+            return;
+        }
+        Runnable fire = () -> {
+            try {
+                cancelWith("deadline " + deadlineAfter + " exceeded",
+                        deadlineFailure == null ? null : deadlineFailure.get());
+            } catch (Error e) {
+                state.recordFailure(e);
+            }
+        };
+        long nanos = Checks.saturatedNanos(deadlineAfter);
+        if (nanos == 0L) {
+            fire.run();
+            deadline = null;
+        } else {
+            deadline = threads.executeAfter(nanos, fire);
+        }
+    }
+
+    /** The group whose task the current thread runs, or null. */
+    static @Nullable TaskGroupCore currentGroup() {
+        return CURRENT.get();
+    }
+
+    static Callable<@Nullable Void> callable(RunState.ThrowingRunnable body) {
+        Objects.requireNonNull(body, "body");
+        return () -> {
+            body.run();
+            return null;
+        };
+    }
+
+    // ---------------------------------------------------------------- spawning, running
+
+    /**
+     * Registers a new task and launches it (after {@code delayNanos} if positive); a task
+     * spawned after a cancel is returned cancelled.
+     */
+    final <V extends @Nullable Object> GroupTask<V> spawnTask(@Nullable String taskName,
+            Callable<? extends V> body, boolean isProtected, long delayNanos) {
+        Objects.requireNonNull(body, "body");
+        int n = state.nextNumber();
+        return spawnNamed(taskName != null ? taskName : name + "-" + n, body, isProtected,
+                delayNanos);
+    }
+
+    private <V extends @Nullable Object> GroupTask<V> spawnNamed(String taskName,
+            Callable<? extends V> body, boolean isProtected, long delayNanos) {
+        GroupTask<V> t = new GroupTask<>(taskName, name, body, isProtected, owner, deliveries);
+        if (!state.register(t)) {
+            throw new ClosedException(name + ": task group closed");
+        }
+        // Registered, then tested: a cancel either sees the task in the set or is seen here.
+        if (state.isCancelled()) {
+            t.cancelled(state.cancelMessage()); // ends it: owner.endedUnstarted
+            return t;
+        }
+        try {
+            if (delayNanos > 0L) {
+                TaskThreads.Delayed d = threads.executeAfter(delayNanos, () -> launchLater(t));
+                t.addListener(d::cancel, MoreExecutors.directExecutor());
+            } else {
+                threads.execute(t);
+            }
+        } catch (RuntimeException | Error e) {
+            t.cancel(false); // never ran: ends it, and the spawner gets why
+            throw e;
+        }
+        return t;
+    }
+
+    /** A delayed task is due: launches it, or fails it if no thread can be had. */
+    private void launchLater(GroupTask<?> t) {
+        if (t.isDone()) {
+            return;
+        }
+        try {
+            threads.execute(t);
+        } catch (RuntimeException | Error e) {
+            if (t.begin() == GroupTask.BEGIN) {
+                t.bodyEnded();
+                try {
+                    ended(t, e);
+                } finally {
+                    state.deregister(t);
+                }
+            }
+        }
+    }
+
+    /** Runs {@code t} on this thread: its body, then its end. */
+    private void runTask(GroupTask<?> t) {
+        int begin = t.begin();
+        if (begin == GroupTask.GONE) {
+            return;
+        }
+        if (begin == GroupTask.BEGIN && state.isCancelled()) {
+            t.skip(state.cancelMessage());
+            begin = GroupTask.SKIP;
+        }
+        if (begin == GroupTask.SKIP) {
+            state.deregister(t);
+            return;
+        }
+        TaskGroupCore previous = CURRENT.get();
+        CURRENT.set(this);
+        Object result = null;
+        Throwable failure = null;
+        try {
+            result = t.body.call();
+        } catch (Throwable e) {
+            failure = e;
+        } finally {
+            t.bodyEnded();
+            if (previous == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(previous);
+            }
+        }
+        try {
+            if (failure == null) {
+                t.succeed(result);
+            } else {
+                ended(t, failure);
+            }
+        } finally {
+            state.deregister(t);
+        }
+    }
+
+    /**
+     * A task's body threw {@code raw}: it counts as cancelled if {@code raw} is of a
+     * cancellation type and the group or the task was cancelled; else it failed. A failure
+     * is recorded (or, protected, logged) before the task completes, and the first one of
+     * an unprotected task decides the group's failure before it cancels the group.
+     */
+    private void ended(GroupTask<?> t, Throwable raw) {
+        boolean groupCancelled = state.isCancelled();
+        if (isCancellation(raw) && (groupCancelled || t.isCancelled())) {
+            t.cancelled(groupCancelled ? state.cancelMessage() : null);
+            return;
+        }
+        Throwable toThrow = raw instanceof RuntimeException || raw instanceof Error ? raw
+                : new LifecycleException(name + ": task " + t.name() + " failed", raw);
+        state.countFailed();
+        if (t.isProtected) {
+            log.warn("{}: protected task {} failed", name, t.name(), raw);
+        } else if (state.recordFailure(toThrow) && cancelOnFailure) {
+            cancelQuietly("task " + t.name() + " failed (" + raw + ")");
+        }
+        t.fail(raw, toThrow);
+    }
+
+    private static boolean isCancellation(Throwable t) {
+        return t instanceof InterruptedException || t instanceof CancellationException
+                || t instanceof InterruptedIOException || t instanceof ClosedByInterruptException;
+    }
+
+    // ---------------------------------------------------------------- cancel
+
+    /**
+     * Cancels with {@code reason} (null for none) and, for a {@code failAfter} deadline, the
+     * failure {@code join()} throws for it: the run state, then every task (a running one is
+     * interrupted, one not yet begun never begins). An Error from a RunState listener is
+     * thrown once every task has been cancelled. Does nothing if already cancelled or closed.
+     */
+    final void cancelWith(@Nullable String reason, @Nullable Throwable deadlineFailure) {
+        if (!state.markCancelled(reason, deadlineFailure)) {
+            return;
+        }
+        Error error = null;
+        try {
+            if (reason == null) {
+                runState.cancel();
+            } else {
+                runState.cancel(reason);
+            }
+        } catch (Error e) {
+            error = e;
+        }
+        String message = state.cancelMessage();
+        for (GroupTask<?> t : state.members()) {
+            t.cancelByGroup(message);
+        }
+        if (error != null) {
+            throw error;
+        }
+    }
+
+    /** Cancels from inside the group's machinery: an Error is recorded as a failure. */
+    private void cancelQuietly(@Nullable String reason) {
+        try {
+            cancelWith(reason, null);
+        } catch (Error e) {
+            state.recordFailure(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- join, close
+
+    final void joinGroup() throws InterruptedException {
+        checkNotOwnTask("join()");
+        Interrupts.throwIfInterrupted(name, "join()");
+        state.awaitEmpty(this, "join()");
+        throwOutcome();
+    }
+
+    final void closeGroup() {
+        checkNotOwnTask("close()");
+        if (!state.beginClosing()) {
+            return;
+        }
+        boolean interrupted = false;
+        Error error = null;
+        for (;;) {
+            if (!state.closable()) {
+                try {
+                    state.awaitClosable(this, "close()");
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    cancelQuietly("close() interrupted");
+                    continue;
+                }
+            }
+            int r = state.tryClose();
+            if (r == TaskGroupState.CLOSED_NOW) {
+                error = finishClose();
+                break;
+            }
+            if (r == TaskGroupState.CLOSED_BEFORE) {
+                state.awaitEnded(this);
+                break;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (error != null) {
+            throw error;
+        }
+        throwOutcome();
+    }
+
+    private void checkNotOwnTask(String method) {
+        if (CURRENT.get() == this) {
+            throw new IllegalStateException(name + ": " + method + " from a task of this group");
+        }
+    }
+
+    /** Throws the failure or the deadline failure, unless this thread already got it. */
+    private void throwOutcome() {
+        Throwable t = state.outcome();
+        if (t == null || deliveries.deliveredHere(t)) {
+            return;
+        }
+        throwDelivered(t);
+    }
+
+    private void throwDelivered(Throwable t) {
+        deliveries.delivered(t);
+        if (t instanceof Error) {
+            throw (Error) t;
+        }
+        throw (RuntimeException) t;
+    }
+
+    /** The closer that closed: stops the deadline, the run state and the threads. */
+    private @Nullable Error finishClose() {
+        Error error = null;
+        try {
+            TaskThreads.Delayed d = deadline;
+            if (d != null) {
+                d.cancel();
+            }
+            Registration r = outerCancel;
+            if (r != null) {
+                r.close();
+            }
+            if (runState.isRunning()) {
+                runState.stop();
+            }
+        } catch (IllegalStateException stoppedMeanwhile) {
+            // a task stopped the run state itself
+        } catch (Error e) {
+            error = e;
+        } finally {
+            threads.shutdown();
+            state.markEnded();
+        }
+        return error;
+    }
+
+    // ---------------------------------------------------------------- start
+
+    /**
+     * Spawns {@code body}, which signals through {@code signal}, and waits (at most
+     * {@code nanos}, if not negative) until it signals, ends, or the group is cancelled.
+     */
+    final <R extends @Nullable Object> R startTask(long nanos, @Nullable Duration timeout,
+            StartSignal<R> signal, Callable<@Nullable Void> body)
+            throws InterruptedException, TimeoutException {
+        Interrupts.throwIfInterrupted(name, "start()");
+        String taskName = name + "-" + state.nextNumber();
+        signal.name(taskName);
+        GroupTask<?> t = spawnNamed(taskName, body, false, 0L);
+        signal.bind(t);
+        BooleanSupplier over = () -> signal.isSignalled() || t.isDone() || state.isCancelled();
+        if (!over.getAsBoolean()) {
+            if (nanos < 0L) {
+                t.joiners().await(over, this, name, "start()");
+            } else if (!t.joiners().awaitNanos(over, nanos, this, name, "start()")
+                    && signal.expire()) {
+                t.cancel(true);
+                throw new TimeoutException(name + ": task " + t.name()
+                        + " did not call started() within " + timeout);
+            }
+        }
+        if (signal.isSignalled()) {
+            return signal.value();
+        }
+        Task.Status st = t.status();
+        if (st == Task.Status.SUCCEEDED) {
+            throw new IllegalStateException(name + ": task " + t.name()
+                    + " ended without started()");
+        }
+        if (st == Task.Status.FAILED) {
+            t.report(); // throws its failure
+        }
+        Throwable f = state.isCancelled() ? state.failure() : null;
+        if (f != null) {
+            throwDelivered(f);
+        }
+        if (st == Task.Status.CANCELLED) {
+            t.report(); // throws its cancel
+        }
+        throw new CancellationException(state.cancelMessage());
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /** {@code TaskGroup[name]{STATE, running=R, failed=F}}. */
+    final String describe() {
+        int running = 0;
+        for (GroupTask<?> t : state.members()) {
+            if (t.isRunning()) {
+                running++;
+            }
+        }
+        return "TaskGroup[" + name + "]{" + state.stateName() + ", running=" + running
+                + ", failed=" + state.failedCount() + "}";
+    }
+}
