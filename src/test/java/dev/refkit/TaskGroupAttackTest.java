@@ -292,9 +292,7 @@ final class TaskGroupAttackTest {
         g.close();
         CancellationException e = assertThrows(CancellationException.class, t::join);
         assertEquals("crawler: cancelled: user pressed stop", e.getMessage());
-        CancellationException fromGet = assertThrows(CancellationException.class, t::get);
-        assertTrue(fromGet.getMessage() != null && fromGet.getMessage().contains("user pressed stop"),
-                String.valueOf(fromGet.getMessage()));
+        assertThrows(CancellationException.class, t::get); // the spec names join()'s message only
     }
 
     /** cancel() without a reason keeps cancelReason empty, even if a reason comes later. */
@@ -390,7 +388,7 @@ final class TaskGroupAttackTest {
         assertThrows(IllegalStateException.class, f::join);
         assertEquals("TaskGroup[crawler]{OPEN, running=0, failed=1}", g.toString(),
                 "the failure was not recorded before the task completed");
-        assertThrows(IllegalStateException.class, g::close);
+        g.close(); // f.join() delivered the failure to this thread: not thrown again
         assertEquals("TaskGroup[crawler]{CLOSED, running=0, failed=1}", g.toString());
     }
 
