@@ -1059,4 +1059,452 @@ final class TaskGroupAttackTest {
         g.cancel();
         g.close();
     }
+
+    // ------------------------------------------------------------------ batch 2: more edges
+
+    /** Default threads: virtual where the JDK has them, else daemon platform threads named NAME-task-N. */
+    @Test
+    void spawn_defaultFactory_virtualOrDaemonNamedThreads() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Thread> t = g.spawn(Thread::currentThread);
+        g.close();
+        Thread th = t.resultNow();
+        boolean virtual = isVirtual(th);
+        if (Runtime.version().feature() >= 21) {
+            assertTrue(virtual, "JDK " + Runtime.version() + " has virtual threads: " + th);
+        } else {
+            assertFalse(virtual);
+            assertTrue(th.isDaemon(), th + " not daemon");
+            assertTrue(th.getName().startsWith("crawler-task-"), th.getName());
+        }
+    }
+
+    static boolean isVirtual(Thread t) throws Exception {
+        try {
+            return (Boolean) Thread.class.getMethod("isVirtual").invoke(t);
+        } catch (NoSuchMethodException e) {
+            return false;
+        }
+    }
+
+    /** A custom thread factory makes the threads the tasks run on. */
+    @Test
+    void spawn_customFactory_tasksRunOnItsThreads() throws Exception {
+        Queue<Thread> made = new ConcurrentLinkedQueue<>();
+        ThreadFactory f = r -> {
+            Thread th = new Thread(r, "mine-" + made.size());
+            th.setDaemon(true);
+            made.add(th);
+            return th;
+        };
+        TaskGroup g = TaskGroup.builder("crawler").threadFactory(f).build();
+        List<Task<Thread>> ts = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            ts.add(g.spawn(Thread::currentThread));
+        }
+        g.close();
+        for (Task<Thread> t : ts) {
+            assertTrue(made.contains(t.resultNow()), t.resultNow() + " not from the factory");
+        }
+    }
+
+    /** Delayed tasks hold no thread each: 200 pending delays over 20 groups add at most one platform thread. */
+    @Test
+    void spawnAfter_manyPending_atMostOneSchedulerThread() throws Exception {
+        int before = Thread.getAllStackTraces().size();
+        List<TaskGroup> groups = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            TaskGroup g = TaskGroup.open("d" + i);
+            groups.add(g);
+            for (int k = 0; k < 10; k++) {
+                g.spawnAfter(Duration.ofHours(1), () -> { });
+            }
+        }
+        int after = Thread.getAllStackTraces().size();
+        for (TaskGroup g : groups) {
+            g.cancel();
+            g.close();
+        }
+        assertTrue(after - before <= 1, "pending delays made " + (after - before) + " threads");
+    }
+
+    /** A delayed task cancelled alone before its delay never runs; the group goes on and closes at once. */
+    @Test
+    void spawnAfter_taskCancelledBeforeDelay_neverRunsGroupUnaffected() throws Exception {
+        AtomicBoolean ran = new AtomicBoolean();
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = g.spawnAfter(Duration.ofSeconds(Long.MAX_VALUE), () -> ran.set(true));
+        assertTrue(t.cancel(false));
+        assertEquals(Status.CANCELLED, t.status());
+        assertEquals(List.of(), g.tasks());
+        assertFalse(g.runState().isCancelled());
+        Task<Integer> other = g.spawn(() -> 3);
+        g.close();
+        assertEquals(3, other.resultNow());
+        assertFalse(ran.get());
+    }
+
+    /** Rule 4 repeated: one spawn racing close either runs before close returns or is refused. */
+    @Test
+    void spawn_racingCloseRepeated_runsAndWaitedOrRefused() throws Exception {
+        for (int i = 0; i < 1_000; i++) {
+            TaskGroup g = TaskGroup.open("race");
+            CyclicBarrier barrier = new CyclicBarrier(2);
+            AtomicBoolean ran = new AtomicBoolean();
+            TestThreads.Call spawner = TestThreads.startCall(() -> {
+                barrier.await();
+                try {
+                    return g.spawn(() -> {
+                        for (int k = 0; k < 10_000; k++) {
+                            Thread.onSpinWait(); // a little work, so close has something to wait for
+                        }
+                        ran.set(true);
+                    });
+                } catch (ClosedException e) {
+                    assertEquals("race: task group closed", e.getMessage());
+                    return null;
+                }
+            });
+            barrier.await();
+            g.close();
+            boolean ranAtClose = ran.get();
+            assertNull(spawner.join());
+            assertEquals(ran.get(), ranAtClose, "iteration " + i + ": a task ran after close returned");
+        }
+    }
+
+    /** A failure racing a success: the failure, exactly, is reported. */
+    @Test
+    void close_failureRacingSuccess_exactlyTheFailureReported() throws Exception {
+        for (int i = 0; i < 500; i++) {
+            RuntimeException boom = new RuntimeException("boom " + i);
+            TaskGroup g = TaskGroup.open("race");
+            CyclicBarrier barrier = new CyclicBarrier(2);
+            Task<Integer> ok = g.spawn(() -> {
+                barrier.await();
+                return 1;
+            });
+            g.spawn(() -> {
+                barrier.await();
+                throw boom;
+            });
+            RuntimeException thrown = assertThrows(RuntimeException.class, g::close);
+            assertSame(boom, thrown, "iteration " + i);
+            assertEquals(0, thrown.getSuppressed().length, "iteration " + i);
+            assertTrue(ok.status() == Status.SUCCEEDED || ok.status() == Status.CANCELLED, ok.status().toString());
+        }
+    }
+
+    /** start on a cancelled group returns at once with a CancellationException naming the reason. */
+    @Test
+    void start_groupAlreadyCancelled_throwsCancellationAtOnce() throws Exception {
+        TaskGroup g = TaskGroup.open("server");
+        g.cancel("maintenance");
+        AtomicBoolean ran = new AtomicBoolean();
+        CancellationException e = assertThrows(CancellationException.class, () -> g.start(s -> {
+            ran.set(true);
+            s.started(1);
+        }));
+        assertEquals("server: cancelled: maintenance", e.getMessage());
+        g.close();
+        assertFalse(ran.get(), "a task started after cancel ran");
+    }
+
+    /** start whose task fails after signalling: start returns the value, close throws the failure. */
+    @Test
+    void start_taskFailsAfterSignal_startReturnsCloseThrows() throws Exception {
+        IllegalStateException late = new IllegalStateException("late");
+        TaskGroup g = TaskGroup.open("server");
+        int v = g.start(s -> {
+            s.started(5);
+            throw late;
+        });
+        assertEquals(5, v);
+        assertSame(late, assertThrows(IllegalStateException.class, g::close));
+    }
+
+    /** The started task is a member: tasks() lists it and its failure after signalling cancels siblings. */
+    @Test
+    void start_taskFailsAfterSignal_cancelsSiblings() throws Exception {
+        IllegalStateException late = new IllegalStateException("late");
+        TaskGroup g = TaskGroup.open("server");
+        Task<Void> sibling = spawnBlocked(g, "poll");
+        CountDownLatch go = new CountDownLatch(1);
+        g.start(s -> {
+            s.started(null);
+            await(go);
+            throw late;
+        });
+        assertEquals(2, g.tasks().size());
+        go.countDown();
+        assertSame(late, assertThrows(IllegalStateException.class, g::close));
+        assertEquals(Status.CANCELLED, sibling.status());
+    }
+
+    /** A second group join on the thread that got the failure returns normally; another thread still gets it. */
+    @Test
+    void join_twice_secondOnSameThreadQuietOtherThreadThrows() throws Exception {
+        IllegalStateException boom = new IllegalStateException("boom");
+        TaskGroup g = TaskGroup.open("crawler");
+        g.spawn(() -> {
+            throw boom;
+        });
+        assertSame(boom, assertThrows(IllegalStateException.class, g::join));
+        g.join();
+        assertSame(boom, TestThreads.startCall(() -> {
+            g.join();
+            return null;
+        }).join());
+        g.close();
+    }
+
+    /** join returns with the group still open: more tasks may be spawned and joined again. */
+    @Test
+    void join_thenSpawnMore_groupStillOpen() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Integer> a = g.spawn(() -> 1);
+        g.join();
+        assertEquals(1, a.resultNow());
+        assertTrue(g.toString().startsWith("TaskGroup[crawler]{OPEN"), g.toString());
+        Task<Integer> b = g.spawn(() -> 2);
+        g.join();
+        assertEquals(2, b.resultNow());
+        g.close();
+    }
+
+    /** join waits for tasks spawned while it waits, by tasks of the group. */
+    @Test
+    void join_taskSpawnsWhileJoining_waitsForNewOnes() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        AtomicInteger ended = new AtomicInteger();
+        g.spawn(() -> {
+            for (int i = 0; i < 50; i++) {
+                g.spawn(() -> {
+                    ended.incrementAndGet();
+                });
+            }
+            ended.incrementAndGet();
+        });
+        g.join();
+        assertEquals(51, ended.get(), "join returned before the spawned-while-joining tasks ended");
+        g.close();
+    }
+
+    /** close with the interrupt flag already set: cancels the group, waits, returns with the flag set. */
+    @Test
+    void close_interruptFlagSetOnEntry_cancelsWaitsKeepsFlag() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "poll");
+        Thread.currentThread().interrupt();
+        try {
+            g.close();
+            assertTrue(Thread.currentThread().isInterrupted(), "close cleared the flag");
+        } finally {
+            Thread.interrupted();
+        }
+        assertTrue(t.isDone());
+        assertEquals(Status.CANCELLED, t.status());
+    }
+
+    /** An interrupted closer whose task then fails throws that failure, with the flag set. */
+    @Test
+    void close_interruptedThenTaskFails_throwsFailureWithFlag() throws Exception {
+        IllegalStateException cleanup = new IllegalStateException("cleanup");
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch in = new CountDownLatch(1);
+        g.spawn(() -> {
+            in.countDown();
+            try {
+                blockUntilInterrupted();
+            } catch (InterruptedException e) {
+                throw cleanup;
+            }
+        });
+        await(in);
+        AtomicBoolean flag = new AtomicBoolean();
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            try {
+                g.close();
+            } finally {
+                flag.set(Thread.currentThread().isInterrupted());
+            }
+            return null;
+        });
+        awaitParked(closer.thread);
+        closer.thread.interrupt();
+        assertSame(cleanup, closer.join());
+        assertTrue(flag.get());
+    }
+
+    /** A parent RunState cancelled before build: the group begins cancelled, its spawns CANCELLED. */
+    @Test
+    void build_parentAlreadyCancelled_groupBeginsCancelled() throws Exception {
+        RunState parent = new RunState("server");
+        parent.start();
+        parent.cancel("going down");
+        TaskGroup g = TaskGroup.builder("workers").parent(parent).build();
+        assertTrue(g.runState().isCancelled());
+        AtomicBoolean ran = new AtomicBoolean();
+        Task<Void> t = g.spawn(() -> ran.set(true));
+        assertEquals(Status.CANCELLED, t.status());
+        g.close();
+        assertFalse(ran.get());
+    }
+
+    /** The reason travels from a parent RunState and from an outer group to the inner tasks. */
+    @Test
+    void cancel_reasonFromParentAndOuter_travelsToTaskJoin() throws Exception {
+        RunState parent = new RunState("server");
+        parent.start();
+        TaskGroup g = TaskGroup.builder("workers").parent(parent).build();
+        Task<Void> t = spawnBlocked(g, "w");
+        parent.cancel("going down");
+        g.close();
+        CancellationException e = assertThrows(CancellationException.class, t::join);
+        assertTrue(e.getMessage().startsWith("workers: ") && e.getMessage().contains("going down"),
+                e.getMessage());
+
+        TaskGroup outer = TaskGroup.open("outer");
+        CountDownLatch innerIn = new CountDownLatch(1);
+        AtomicReference<Task<Void>> innerTask = new AtomicReference<>();
+        outer.spawn(() -> {
+            try (TaskGroup inner = TaskGroup.open("inner")) {
+                innerTask.set(inner.spawn(() -> {
+                    innerIn.countDown();
+                    blockUntilInterrupted();
+                }));
+            }
+        });
+        await(innerIn);
+        outer.cancel("bye");
+        outer.close();
+        CancellationException ie = assertThrows(CancellationException.class, innerTask.get()::join);
+        assertTrue(ie.getMessage().startsWith("inner: ") && ie.getMessage().contains("bye"), ie.getMessage());
+    }
+
+    /** A task may cancel its own group; it is then interrupted and counts as cancelled. */
+    @Test
+    void cancel_fromOwnTask_allowedAndNoFailure() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = g.spawn(() -> {
+            g.cancel("self");
+            blockUntilInterrupted();
+        });
+        g.close();
+        assertEquals(Status.CANCELLED, t.status());
+        assertEquals(Optional.of("self"), g.runState().cancelReason());
+    }
+
+    /** Protected checked failure: its join throws the LifecycleException, close throws nothing. */
+    @Test
+    void spawnProtected_checkedFailure_joinThrowsWrapperCloseQuiet() throws Exception {
+        IOException io = new IOException("hb");
+        TaskGroup g = TaskGroup.open("conn");
+        Task<Void> p = g.spawnProtected("heartbeat", () -> {
+            throw io;
+        });
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertNull(closer.join(), "close threw a protected failure");
+        LifecycleException e = assertThrows(LifecycleException.class, p::join);
+        assertSame(io, e.getCause());
+        assertEquals("conn: task heartbeat failed", e.getMessage());
+        assertSame(io, p.exceptionNow());
+        assertFalse(g.runState().isCancelled());
+    }
+
+    /** A protected task is still cancelled by the group's cancel. */
+    @Test
+    void spawnProtected_groupCancelled_isCancelled() throws Exception {
+        TaskGroup g = TaskGroup.open("conn");
+        CountDownLatch in = new CountDownLatch(1);
+        Task<Void> p = g.spawnProtected(() -> {
+            in.countDown();
+            blockUntilInterrupted();
+        });
+        await(in);
+        g.cancel();
+        g.close();
+        assertEquals(Status.CANCELLED, p.status());
+    }
+
+    /** Tasks compose with Guava's Futures (they are ListenableFutures). */
+    @Test
+    void task_withGuavaFutures_composes() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Integer> a = g.spawn(() -> 20);
+        Task<Integer> b = g.spawn(() -> 22);
+        com.google.common.util.concurrent.ListenableFuture<Integer> sum = com.google.common.util.concurrent.Futures
+                .transform(com.google.common.util.concurrent.Futures.allAsList(a, b),
+                        l -> l.get(0) + l.get(1), MoreExecutors.directExecutor());
+        g.close();
+        assertEquals(42, sum.get());
+    }
+
+    /** Fifty failures in sequence: the first thrown, the 49 others suppressed in order. */
+    @Test
+    void close_fiftySequentialFailures_allKeptInOrder() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build();
+        List<RuntimeException> es = new ArrayList<>();
+        CountDownLatch prev = new CountDownLatch(0);
+        for (int i = 0; i < 50; i++) {
+            RuntimeException e = new RuntimeException("e" + i);
+            es.add(e);
+            CountDownLatch wait = prev;
+            Task<Void> t = g.spawn(() -> {
+                await(wait);
+                throw e;
+            });
+            prev = doneLatch(t);
+        }
+        RuntimeException thrown = assertThrows(RuntimeException.class, g::close);
+        assertSame(es.get(0), thrown);
+        assertEquals(es.subList(1, 50), List.of(thrown.getSuppressed()));
+    }
+
+    /** A supervising group's Error from a task is thrown as itself and cancels nobody. */
+    @Test
+    void close_supervisingTaskThrowsError_thrownAsItselfNoCancel() throws Exception {
+        StackOverflowError err = new StackOverflowError("deep");
+        TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build();
+        Task<Void> f = g.spawn(() -> {
+            throw err;
+        });
+        CountDownLatch fd = doneLatch(f);
+        Task<Boolean> sib = g.spawn(() -> {
+            await(fd);
+            return g.runState().isCancelled();
+        });
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertSame(err, closer.join());
+        assertEquals(false, sib.resultNow());
+    }
+
+    /** get(timeout) on a running task throws TimeoutException and leaves it running. */
+    @Test
+    void getTimeout_notDone_throwsTimeout() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "b");
+        assertThrows(TimeoutException.class, () -> t.get(10, java.util.concurrent.TimeUnit.MILLISECONDS));
+        assertFalse(t.isDone());
+        g.cancel();
+        g.close();
+    }
+
+    /** Task.join on the interrupted thread throws InterruptedException at once (checked on entry), flag clear. */
+    @Test
+    void taskJoin_interruptedOnEntry_throwsEvenIfDone() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Integer> t = g.spawn(() -> 1);
+        g.close();
+        Thread.currentThread().interrupt();
+        assertThrows(InterruptedException.class, t::join);
+        assertFalse(Thread.interrupted());
+        assertEquals(1, t.join());
+    }
 }
