@@ -1816,4 +1816,159 @@ final class TaskGroupAttackTest {
         // implementer's Javadoc keeps it as a failure; either way close must not hang.
         assertTrue(got == null || got == cleanup, String.valueOf(got));
     }
+
+    // ------------------------------------------------------------------ batch 4: hostile factories and misuse
+
+    /** A thread factory that throws: spawn fails or the task fails, and close never waits for a thread that never came. */
+    @Test
+    void spawn_factoryThrows_closeDoesNotHang() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        ThreadFactory f = r -> {
+            if (calls.incrementAndGet() == 2) {
+                throw new IllegalStateException("no threads today");
+            }
+            Thread th = new Thread(r);
+            th.setDaemon(true);
+            return th;
+        };
+        TaskGroup g = TaskGroup.builder("crawler").threadFactory(f).build();
+        List<Task<Integer>> spawned = new ArrayList<>();
+        Queue<Throwable> refused = new ConcurrentLinkedQueue<>();
+        for (int i = 0; i < 4; i++) {
+            int v = i;
+            try {
+                spawned.add(g.spawn(() -> v));
+            } catch (RuntimeException e) {
+                refused.add(e);
+            }
+        }
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        Throwable got = closer.join(); // may report the factory's failure; must not hang
+        for (Task<Integer> t : spawned) {
+            assertTrue(t.isDone(), t.name() + " not done after close: " + t.status() + " (" + got + ")");
+        }
+        assertEquals(List.of(), g.tasks());
+    }
+
+    /** A thread factory that returns null: the same, no hang. */
+    @Test
+    void spawn_factoryReturnsNull_closeDoesNotHang() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").threadFactory(r -> null).build();
+        Task<Integer> t = null;
+        try {
+            t = g.spawn(() -> 1);
+        } catch (RuntimeException e) {
+            // refusing the spawn is fine
+        }
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        closer.join();
+        if (t != null) {
+            assertTrue(t.isDone(), String.valueOf(t.status()));
+        }
+        assertEquals(List.of(), g.tasks());
+    }
+
+    /** join(Duration) that threw the failure counts as delivered: no self-suppression in try-with-resources. */
+    @Test
+    void tryWithResources_joinDurationThrewFailure_noSelfSuppression() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        Throwable caught = assertThrows(IllegalStateException.class, () -> {
+            try (TaskGroup g = TaskGroup.open("crawler")) {
+                Task<Void> a = g.spawn(() -> {
+                    throw boom;
+                });
+                a.join(Duration.ofSeconds(TestThreads.WAIT_S));
+            }
+        });
+        assertSame(boom, caught);
+        assertEquals(0, caught.getSuppressed().length);
+    }
+
+    /** start() that threw the failure counts as delivered in try-with-resources too. */
+    @Test
+    void tryWithResources_startThrewFailure_noSelfSuppression() {
+        IOException io = new IOException("bind");
+        LifecycleException caught = assertThrows(LifecycleException.class, () -> {
+            try (TaskGroup g = TaskGroup.open("server")) {
+                g.start(s -> {
+                    throw io;
+                });
+            }
+        });
+        assertSame(io, caught.getCause());
+        assertEquals(0, caught.getSuppressed().length);
+    }
+
+    /** Cancelling the group's RunState directly cancels the group: its tasks are interrupted. */
+    @Test
+    void runStateCancel_direct_cancelsGroupTasks() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Void> t = spawnBlocked(g, "poll");
+        g.runState().cancel("from the token");
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertNull(closer.join());
+        assertEquals(Status.CANCELLED, t.status());
+        assertEquals(Optional.of("from the token"), g.runState().cancelReason());
+    }
+
+    /** A user who stops the group's RunState by hand does not make close throw a RunState error or skip waiting. */
+    @Test
+    void close_afterUserStoppedRunState_stillWaitsAndDoesNotThrowStateError() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean ended = new AtomicBoolean();
+        g.spawn(() -> {
+            await(release);
+            ended.set(true);
+        });
+        g.runState().stop();
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return ended.get();
+        });
+        awaitParked(closer.thread);
+        release.countDown();
+        Throwable got = closer.join();
+        assertNull(got, "close threw after a manual RunState.stop()");
+        assertTrue(ended.get());
+    }
+
+    /** After close, the parent's cancel changes nothing and throws nothing. */
+    @Test
+    void parentCancel_afterClose_harmless() throws Exception {
+        RunState parent = new RunState("server");
+        parent.start();
+        TaskGroup g = TaskGroup.builder("workers").parent(parent).build();
+        Task<Integer> t = g.spawn(() -> 1);
+        g.close();
+        parent.cancel("late");
+        assertEquals(Status.SUCCEEDED, t.status());
+        assertEquals("TaskGroup[workers]{CLOSED, running=0, failed=0}", g.toString());
+        g.close();
+    }
+
+    /** An Error thrown before started(): start throws it as itself. */
+    @Test
+    void start_errorBeforeSignal_thrownAsItself() throws Exception {
+        StackOverflowError err = new StackOverflowError("deep");
+        TaskGroup g = TaskGroup.open("server");
+        TestThreads.Call caller = TestThreads.startCall(() -> g.start(s -> {
+            throw err;
+        }));
+        assertSame(err, caller.join());
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertSame(err, closer.join(), "not delivered to this thread: close throws it");
+    }
 }
