@@ -1971,4 +1971,97 @@ final class TaskGroupAttackTest {
         });
         assertSame(err, closer.join(), "not delivered to this thread: close throws it");
     }
+
+    // ------------------------------------------------------------------ batch 5: listeners and start races
+
+    /** close() or join() from a task's direct listener, on the group's thread, is refused; nothing deadlocks. */
+    @Test
+    void close_fromDirectListenerOnTaskThread_refusedNoDeadlock() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch release = new CountDownLatch(1);
+        Thread main = Thread.currentThread();
+        AtomicReference<Throwable> fromClose = new AtomicReference<>();
+        AtomicReference<Throwable> fromJoin = new AtomicReference<>();
+        AtomicBoolean onOtherThread = new AtomicBoolean();
+        Task<Integer> t = g.spawn(() -> {
+            await(release);
+            return 1;
+        });
+        t.addListener(() -> {
+            onOtherThread.set(Thread.currentThread() != main);
+            try {
+                g.join();
+            } catch (Throwable e) {
+                fromJoin.set(e);
+            }
+            try {
+                g.close();
+            } catch (Throwable e) {
+                fromClose.set(e);
+            }
+        }, MoreExecutors.directExecutor());
+        release.countDown();
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertNull(closer.join(), "the group deadlocked or threw");
+        if (onOtherThread.get()) {
+            assertTrue(fromJoin.get() == null || fromJoin.get() instanceof IllegalStateException,
+                    String.valueOf(fromJoin.get()));
+            assertTrue(fromClose.get() == null || fromClose.get() instanceof IllegalStateException,
+                    String.valueOf(fromClose.get()));
+        }
+    }
+
+    /** start racing a sibling's failure: start ends (the failure or a CancellationException), close agrees, no hang. */
+    @Test
+    void start_racingSiblingFailure_neverHangsFailureDeliveredOnce() throws Exception {
+        for (int i = 0; i < 300; i++) {
+            RuntimeException boom = new RuntimeException("boom " + i);
+            TaskGroup g = TaskGroup.open("server");
+            CyclicBarrier barrier = new CyclicBarrier(2);
+            g.spawn(() -> {
+                barrier.await();
+                throw boom;
+            });
+            barrier.await();
+            Throwable fromStart = null;
+            try {
+                g.start(s -> blockUntilInterrupted());
+            } catch (RuntimeException e) {
+                fromStart = e;
+            }
+            assertTrue(fromStart == boom || fromStart instanceof CancellationException,
+                    "iteration " + i + ": start threw " + fromStart);
+            if (fromStart == boom) {
+                g.close(); // delivered by start
+            } else {
+                assertSame(boom, assertThrows(RuntimeException.class, g::close), "iteration " + i);
+            }
+        }
+    }
+
+    /** Many concurrent start() calls on a group that gets cancelled: every one returns, none hangs. */
+    @Test
+    void start_manyConcurrentThenCancel_allReturn() throws Exception {
+        TaskGroup g = TaskGroup.open("server");
+        int n = 32;
+        CountDownLatch inBodies = new CountDownLatch(n);
+        List<TestThreads.Call> calls = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            calls.add(TestThreads.startCall(() -> g.start(s -> {
+                inBodies.countDown();
+                blockUntilInterrupted();
+            })));
+        }
+        await(inBodies);
+        g.cancel("stop");
+        for (TestThreads.Call c : calls) {
+            Throwable got = c.join();
+            assertTrue(got instanceof CancellationException, String.valueOf(got));
+            assertEquals("server: cancelled: stop", got.getMessage());
+        }
+        g.close();
+    }
 }
