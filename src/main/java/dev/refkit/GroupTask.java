@@ -60,7 +60,9 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
     /** {@link #begin()}: already ended by a cancel; nothing to do. */
     static final int GONE = 2;
 
-    private final String name;
+    /** The name given, or null for {@code GROUP-N}, made on demand. */
+    private final @Nullable String givenName;
+    private final int number;
     private final String group;
     final Callable<? extends V> body;
     final boolean isProtected;
@@ -78,9 +80,14 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
     /** Threads in {@code join()}; made by the first of them. */
     private volatile @Nullable WaitList joiners;
 
-    GroupTask(String name, String group, Callable<? extends V> body, boolean isProtected,
-            Owner owner, Deliveries deliveries) {
-        this.name = name;
+    /**
+     * A task named {@code name}, or {@code GROUP-NUMBER} if {@code name} is null (made on
+     * demand, so an unnamed spawn builds no string).
+     */
+    GroupTask(@Nullable String name, int number, String group, Callable<? extends V> body,
+            boolean isProtected, Owner owner, Deliveries deliveries) {
+        this.givenName = name;
+        this.number = number;
         this.group = group;
         this.body = body;
         this.isProtected = isProtected;
@@ -134,7 +141,7 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
                 Thread.yield();
             }
             if (r != INTERRUPTED) {
-                throw new AssertionError(name + ": body ended in run word " + r);
+                throw new AssertionError(name() + ": body ended in run word " + r);
             }
             run = ENDED;
             Thread.interrupted(); // the interrupt was for the body, not for the next job
@@ -235,9 +242,9 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
 
     @Override
     public V join() throws InterruptedException {
-        Interrupts.throwIfInterrupted(name, "join()");
+        Interrupts.throwIfInterrupted(name(), "join()");
         if (!isDone()) {
-            joiners().await(this::isDone, this, name, "join()");
+            joiners().await(this::isDone, this, name(), "join()");
         }
         return report();
     }
@@ -245,9 +252,9 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
     @Override
     public V join(Duration timeout) throws InterruptedException, TimeoutException {
         long nanos = Checks.waitNanos(timeout, "timeout");
-        Interrupts.throwIfInterrupted(name, "join()");
-        if (!isDone() && !joiners().awaitNanos(this::isDone, nanos, this, name, "join()")) {
-            throw new TimeoutException(name + ": not done after " + timeout);
+        Interrupts.throwIfInterrupted(name(), "join()");
+        if (!isDone() && !joiners().awaitNanos(this::isDone, nanos, this, name(), "join()")) {
+            throw new TimeoutException(name() + ": not done after " + timeout);
         }
         return report();
     }
@@ -256,7 +263,7 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
     V report() {
         if (isCancelled()) {
             String m = cancelMessage;
-            throw new CancellationException(m != null ? m : group + ": task " + name + " cancelled");
+            throw new CancellationException(m != null ? m : group + ": task " + name() + " cancelled");
         }
         try {
             return getDone();
@@ -296,7 +303,8 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
 
     @Override
     public String name() {
-        return name;
+        String n = givenName;
+        return n != null ? n : group + "-" + number;
     }
 
     @Override
@@ -309,11 +317,11 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
                     throw new AssertionError("succeeded task threw", e);
                 }
             case FAILED:
-                throw new IllegalStateException(name + ": task completed with exception");
+                throw new IllegalStateException(name() + ": task completed with exception");
             case CANCELLED:
-                throw new IllegalStateException(name + ": task was cancelled");
+                throw new IllegalStateException(name() + ": task was cancelled");
             default:
-                throw new IllegalStateException(name + ": task has not completed");
+                throw new IllegalStateException(name() + ": task has not completed");
         }
     }
 
@@ -328,18 +336,18 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
                 }
                 throw new AssertionError("failed task returned");
             case SUCCEEDED:
-                throw new IllegalStateException(name + ": task completed with a result");
+                throw new IllegalStateException(name() + ": task completed with a result");
             case CANCELLED:
-                throw new IllegalStateException(name + ": task was cancelled");
+                throw new IllegalStateException(name() + ": task was cancelled");
             default:
-                throw new IllegalStateException(name + ": task has not completed");
+                throw new IllegalStateException(name() + ": task has not completed");
         }
     }
 
     /** {@code Task[name]{STATUS}}, e.g. {@code Task[crawler-3]{RUNNING}}. Never blocks. */
     @Override
     public String toString() {
-        return "Task[" + name + "]{" + status() + "}";
+        return "Task[" + name() + "]{" + status() + "}";
     }
 
     // VarHandle mechanics

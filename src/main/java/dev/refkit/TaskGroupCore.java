@@ -111,7 +111,7 @@ abstract class TaskGroupCore {
             fire.run();
             deadline = null;
         } else {
-            deadline = threads.executeAfter(nanos, fire);
+            deadline = threads.executeAfter(nanos, fire, e -> fire.run());
         }
     }
 
@@ -137,14 +137,13 @@ abstract class TaskGroupCore {
     final <V extends @Nullable Object> GroupTask<V> spawnTask(@Nullable String taskName,
             Callable<? extends V> body, boolean isProtected, long delayNanos) {
         Objects.requireNonNull(body, "body");
-        int n = state.nextNumber();
-        return spawnNamed(taskName != null ? taskName : name + "-" + n, body, isProtected,
-                delayNanos);
+        return spawnNumbered(taskName, state.nextNumber(), body, isProtected, delayNanos);
     }
 
-    private <V extends @Nullable Object> GroupTask<V> spawnNamed(String taskName,
-            Callable<? extends V> body, boolean isProtected, long delayNanos) {
-        GroupTask<V> t = new GroupTask<>(taskName, name, body, isProtected, owner, deliveries);
+    private <V extends @Nullable Object> GroupTask<V> spawnNumbered(@Nullable String taskName,
+            int number, Callable<? extends V> body, boolean isProtected, long delayNanos) {
+        GroupTask<V> t = new GroupTask<>(taskName, number, name, body, isProtected, owner,
+                deliveries);
         if (!state.register(t)) {
             throw new ClosedException(name + ": task group closed");
         }
@@ -155,7 +154,7 @@ abstract class TaskGroupCore {
         }
         try {
             if (delayNanos > 0L) {
-                TaskThreads.Delayed d = threads.executeAfter(delayNanos, () -> launchLater(t));
+                TaskThreads.Delayed d = threads.executeAfter(delayNanos, t, e -> noThread(t, e));
                 t.addListener(d::cancel, MoreExecutors.directExecutor());
             } else {
                 threads.execute(t);
@@ -167,21 +166,14 @@ abstract class TaskGroupCore {
         return t;
     }
 
-    /** A delayed task is due: launches it, or fails it if no thread can be had. */
-    private void launchLater(GroupTask<?> t) {
-        if (t.isDone()) {
-            return;
-        }
-        try {
-            threads.execute(t);
-        } catch (RuntimeException | Error e) {
-            if (t.begin() == GroupTask.BEGIN) {
-                t.bodyEnded();
-                try {
-                    ended(t, e);
-                } finally {
-                    state.deregister(t);
-                }
+    /** A delayed task is due and no thread can be had: it fails with why. */
+    private void noThread(GroupTask<?> t, Throwable why) {
+        if (t.begin() == GroupTask.BEGIN) {
+            t.bodyEnded();
+            try {
+                ended(t, why);
+            } finally {
+                state.deregister(t);
             }
         }
     }
@@ -335,7 +327,7 @@ abstract class TaskGroupCore {
             Thread.currentThread().interrupt();
         }
         if (error != null) {
-            throw error;
+            state.recordFailure(error); // a stop listener's Error: kept with the failures
         }
         throwOutcome();
     }
@@ -399,9 +391,9 @@ abstract class TaskGroupCore {
             StartSignal<R> signal, Callable<@Nullable Void> body)
             throws InterruptedException, TimeoutException {
         Interrupts.throwIfInterrupted(name, "start()");
-        String taskName = name + "-" + state.nextNumber();
-        signal.name(taskName);
-        GroupTask<?> t = spawnNamed(taskName, body, false, 0L);
+        int number = state.nextNumber();
+        signal.name(name + "-" + number);
+        GroupTask<?> t = spawnNumbered(null, number, body, false, 0L);
         signal.bind(t);
         BooleanSupplier over = () -> signal.isSignalled() || t.isDone() || state.isCancelled();
         if (!over.getAsBoolean()) {

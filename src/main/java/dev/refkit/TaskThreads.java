@@ -11,6 +11,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -96,13 +97,14 @@ final class TaskThreads {
     }
 
     /**
-     * Runs {@code job} after {@code nanos} unless cancelled first; a job due after
-     * {@link #shutdown()} is dropped.
+     * Runs {@code job} after {@code nanos}, on a thread of this owner, unless cancelled
+     * first; a job due after {@link #shutdown()} is dropped. If no thread can be had when it
+     * is due, {@code noThread} gets why, on the scheduler thread.
      *
      * @return the handle that cancels it
      * @throws RuntimeException what the factory threw, for a virtual waiter
      */
-    Delayed executeAfter(long nanos, Runnable job) {
+    Delayed executeAfter(long nanos, Runnable job, Consumer<Throwable> noThread) {
         ThreadFactory v = virtual;
         if (v != null) {
             VirtualDelay d = new VirtualDelay(nanos, job);
@@ -111,11 +113,19 @@ final class TaskThreads {
             t.start();
             return d;
         }
+        ThreadPoolExecutor p = pool;
+        if (p == null) {
+            throw new AssertionError("no threads");
+        }
         ScheduledFuture<?> f = Scheduler.INSTANCE.schedule(() -> {
             try {
-                execute(job);
+                p.execute(job);
             } catch (RejectedExecutionException shutDown) {
-                // the owner has shut down: the job is dropped
+                if (!p.isShutdown()) {
+                    noThread.accept(shutDown);
+                } // else the owner has shut down: the job is dropped
+            } catch (RuntimeException | Error e) {
+                noThread.accept(e);
             }
         }, nanos, TimeUnit.NANOSECONDS);
         return () -> f.cancel(false);

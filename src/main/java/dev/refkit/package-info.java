@@ -8,6 +8,8 @@
  *       acquire and closed on the last release.</li>
  *   <li>{@link dev.refkit.RunState}: start, cancel, pause and stop for daemon loops.</li>
  *   <li>{@link dev.refkit.Pool}: a bounded pool lending objects through try-with-resources.</li>
+ *   <li>{@link dev.refkit.TaskGroup}: structured tasks ({@link dev.refkit.Task}) that never
+ *       outlive their group, whose first failure cancels the rest and reaches the owner.</li>
  * </ul>
  *
  * <p>Every type is null-hostile unless a parameter or return value is marked

@@ -1,0 +1,131 @@
+package dev.refkit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** {@link TaskGroupState} alone: the word, members, cancel, failures and waits. */
+@Timeout(30)
+final class TaskGroupStateTest {
+    private final TaskGroupState<String> s = new TaskGroupState<>("g");
+
+    @Test
+    void register_untilClosed_thenRefused() {
+        assertTrue(s.register("a"));
+        assertEquals(1, s.count());
+        assertEquals(TaskGroupState.NOT_EMPTY, s.tryClose());
+        s.deregister("a");
+        assertTrue(s.closable());
+        assertEquals(TaskGroupState.CLOSED_NOW, s.tryClose());
+        assertEquals(TaskGroupState.CLOSED_BEFORE, s.tryClose());
+        assertFalse(s.register("b"));
+        assertEquals(0, s.count());
+        assertEquals("CLOSED", s.stateName());
+    }
+
+    @Test
+    void members_snapshot() {
+        s.register("a");
+        s.register("b");
+        s.deregister("a");
+        assertEquals(List.of("b"), s.members());
+    }
+
+    @Test
+    void markCancelled_firstDecidesReason_messageNamesIt() {
+        assertEquals("g: cancelled", s.cancelMessage());
+        assertTrue(s.markCancelled("first", null));
+        assertFalse(s.markCancelled("second", null));
+        assertTrue(s.isCancelled());
+        assertEquals("first", s.reason());
+        assertEquals("g: cancelled: first", s.cancelMessage());
+    }
+
+    @Test
+    void markCancelled_afterClosed_nothing() {
+        s.tryClose();
+        assertFalse(s.markCancelled("late", null));
+        assertFalse(s.isCancelled());
+    }
+
+    @Test
+    void recordFailure_firstKeptLaterSuppressedInOrder_noSelfSuppression() {
+        RuntimeException a = new RuntimeException("a");
+        RuntimeException b = new RuntimeException("b");
+        Error c = new Error("c");
+        assertTrue(s.recordFailure(a));
+        assertFalse(s.recordFailure(b));
+        assertFalse(s.recordFailure(a));
+        assertFalse(s.recordFailure(c));
+        assertSame(a, s.failure());
+        assertEquals(List.of(b, c), List.of(a.getSuppressed()));
+    }
+
+    @Test
+    void outcome_failureBeforeDeadline() {
+        RuntimeException deadline = new RuntimeException("deadline");
+        assertNull(s.outcome());
+        s.markCancelled("deadline", deadline);
+        assertSame(deadline, s.outcome());
+        RuntimeException f = new RuntimeException("f");
+        s.recordFailure(f);
+        assertSame(f, s.outcome());
+    }
+
+    /** The last deregister wakes a thread waiting for the members to end. */
+    @Test
+    void awaitEmpty_lastDeregister_wakes() throws Exception {
+        s.register("a");
+        TestThreads.Call c = TestThreads.startCall(() -> {
+            s.awaitEmpty(this, "join()");
+            return null;
+        });
+        TestThreads.awaitParked(c.thread);
+        s.deregister("a");
+        assertNull(c.join());
+    }
+
+    @Test
+    void beginClosing_afterEnded_false() {
+        assertTrue(s.beginClosing());
+        assertEquals("CLOSING", s.stateName());
+        assertEquals(TaskGroupState.CLOSED_NOW, s.tryClose());
+        s.markEnded();
+        assertFalse(s.beginClosing());
+        s.awaitEnded(this);
+    }
+
+    /** Registrations racing a close either count (and the close sees them) or are refused. */
+    @Test
+    void register_racingClose_countedOrRefused() throws Exception {
+        for (int round = 0; round < 200; round++) {
+            TaskGroupState<Integer> st = new TaskGroupState<>("r");
+            CountDownLatch go = new CountDownLatch(1);
+            boolean[] in = new boolean[1];
+            Thread t = TestThreads.start(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+                in[0] = st.register(1);
+            });
+            go.countDown();
+            int r = st.tryClose();
+            t.join();
+            if (r == TaskGroupState.CLOSED_NOW) {
+                assertFalse(in[0]);
+            } else {
+                assertTrue(in[0]);
+                assertEquals(1, st.count());
+            }
+        }
+    }
+}
