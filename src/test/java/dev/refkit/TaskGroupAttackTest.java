@@ -2064,4 +2064,88 @@ final class TaskGroupAttackTest {
         }
         g.close();
     }
+
+    // ------------------------------------------------------------------ batch 6: Future contract, reasons, one wrapper
+
+    /** Task declares no state(); on Java 19+ Future.state() agrees with status(). */
+    @Test
+    void futureState_onJava19Plus_agreesWithStatus() throws Exception {
+        for (java.lang.reflect.Method m : Task.class.getDeclaredMethods()) {
+            assertFalse(m.getName().equals("state") && m.getParameterCount() == 0, "Task declares state()");
+        }
+        java.lang.reflect.Method state;
+        try {
+            state = java.util.concurrent.Future.class.getMethod("state");
+        } catch (NoSuchMethodException e) {
+            return; // Java 17/18: nothing to compare
+        }
+        TaskGroup g = TaskGroup.builder("crawler").cancelOnFailure(false).build();
+        Task<Void> running = spawnBlocked(g, "r");
+        Task<Integer> ok = g.spawn(() -> 1);
+        Task<Void> failed = g.spawn(() -> {
+            throw new IllegalStateException("x");
+        });
+        Task<Void> cancelled = g.spawnAfter(Duration.ofHours(1), () -> { });
+        cancelled.cancel(false);
+        ok.join();
+        assertThrows(IllegalStateException.class, failed::join);
+        assertEquals("RUNNING", state.invoke(running).toString());
+        assertEquals("SUCCESS", state.invoke(ok).toString());
+        assertEquals("FAILED", state.invoke(failed).toString());
+        assertEquals("CANCELLED", state.invoke(cancelled).toString());
+        running.cancel(true);
+        g.close();
+    }
+
+    /** The one LifecycleException of a start() failure is what another thread's group join throws. */
+    @Test
+    void start_checkedFailure_oneWrapperForStartAndGroupJoin() throws Exception {
+        IOException io = new IOException("bind");
+        TaskGroup g = TaskGroup.open("server");
+        LifecycleException fromStart = assertThrows(LifecycleException.class, () -> g.start(s -> {
+            throw io;
+        }));
+        Throwable fromJoin = TestThreads.startCall(() -> {
+            g.join();
+            return null;
+        }).join();
+        assertSame(fromStart, fromJoin, "start and join must throw one wrapper instance");
+        g.close();
+    }
+
+    /** A parent RunState's reason reaches its children's cancelReason. */
+    @Test
+    void runStateCancel_reason_travelsToChildren() {
+        RunState parent = new RunState("p");
+        RunState child = parent.child("c");
+        parent.start();
+        child.start();
+        parent.cancel("why");
+        assertTrue(child.isCancelled());
+        assertEquals(Optional.of("why"), child.cancelReason());
+    }
+
+    /** A reason given before start is kept for the run that begins cancelled. */
+    @Test
+    void runStateCancel_reasonBeforeStart_keptForNextRun() {
+        RunState r = new RunState("r");
+        r.cancel("early");
+        r.start();
+        assertTrue(r.isCancelled());
+        assertEquals(Optional.of("early"), r.cancelReason());
+    }
+
+    /** failAfter counts from build(): a close called later still throws once the time from build is up. */
+    @Test
+    void failAfter_countedFromBuild_notFromClose() throws Exception {
+        Duration d = Duration.ofMillis(300);
+        long t0 = System.nanoTime();
+        TaskGroup g = TaskGroup.builder("crawler").failAfter(d).build();
+        g.spawn(() -> {
+            g.runState().sleep(Duration.ofHours(1));
+        });
+        assertThrows(TaskGroup.DeadlineExceededException.class, g::close);
+        long took = System.nanoTime() - t0;
+        assertTrue(took >= d.toNanos(), "deadline fired after " + took + " ns, before " + d);
+    }
 }
