@@ -2148,4 +2148,46 @@ final class TaskGroupAttackTest {
         long took = System.nanoTime() - t0;
         assertTrue(took >= d.toNanos(), "deadline fired after " + took + " ns, before " + d);
     }
+
+    // ------------------------------------------------------------------ batch 7: resources after close
+
+    /** 2 000 groups opened and closed one after another leave no growing crowd of platform threads behind. */
+    @Test
+    void close_manyGroupsInSequence_platformThreadsDoNotPileUp() throws Exception {
+        int before = Thread.getAllStackTraces().size();
+        for (int i = 0; i < 2_000; i++) {
+            TaskGroup g = TaskGroup.open("g" + i);
+            g.spawn(() -> 1);
+            g.spawn(() -> 2);
+            g.close();
+        }
+        int after = Thread.getAllStackTraces().size();
+        assertTrue(after - before < 100, "closed groups left " + (after - before) + " live threads");
+    }
+
+    /** A closed group with a long-lived parent and outer group is not kept reachable by them. */
+    @Test
+    void close_groupWithParentInsideOuterTask_notRetainedAfterClose() throws Exception {
+        RunState parent = new RunState("long-lived");
+        parent.start();
+        TaskGroup outer = TaskGroup.open("outer");
+        Task<java.lang.ref.WeakReference<TaskGroup>> t = outer.spawn(() -> {
+            TaskGroup inner = TaskGroup.builder("inner").parent(parent).build();
+            inner.spawn(() -> 1);
+            inner.close();
+            return new java.lang.ref.WeakReference<>(inner);
+        });
+        java.lang.ref.WeakReference<TaskGroup> ref = t.join();
+        for (int i = 0; i < 50 && ref.get() != null; i++) {
+            System.gc();
+            byte[][] garbage = new byte[64][];
+            for (int k = 0; k < garbage.length; k++) {
+                garbage[k] = new byte[64 * 1024];
+            }
+        }
+        boolean collected = ref.get() == null;
+        outer.close();
+        parent.stop();
+        assertTrue(collected, "a closed group stays reachable from its parent or outer group (listener leak)");
+    }
 }
