@@ -2190,4 +2190,64 @@ final class TaskGroupAttackTest {
         parent.stop();
         assertTrue(collected, "a closed group stays reachable from its parent or outer group (listener leak)");
     }
+
+    // ------------------------------------------------------------------ batch 8: entry checks and nesting under cancel
+
+    /** start with the interrupt flag set throws at once (package rule) and starts no task. */
+    @Test
+    void start_interruptFlagSetOnEntry_throwsAndSpawnsNothing() throws Exception {
+        TaskGroup g = TaskGroup.open("server");
+        AtomicBoolean ran = new AtomicBoolean();
+        Thread.currentThread().interrupt();
+        InterruptedException e = assertThrows(InterruptedException.class, () -> g.start(s -> {
+            ran.set(true);
+            s.started(1);
+        }));
+        assertFalse(Thread.interrupted(), "flag not cleared");
+        assertEquals("server: interrupted in start()", e.getMessage());
+        assertEquals(List.of(), g.tasks(), "an interrupted start left a task");
+        g.close();
+        assertFalse(ran.get(), "the task of an interrupted start ran");
+        assertEquals("TaskGroup[server]{CLOSED, running=0, failed=0}", g.toString());
+    }
+
+    /** start may be called from a task of the group (it waits for a sibling's signal, not for itself). */
+    @Test
+    void start_fromTaskOfGroup_returnsValue() throws Exception {
+        TaskGroup g = TaskGroup.open("server");
+        Task<String> t = g.spawn(() -> g.start(s -> s.started("inner-up")));
+        g.close();
+        assertEquals("inner-up", t.resultNow());
+    }
+
+    /** A group opened in a task of an already-cancelled group begins cancelled; its spawns are CANCELLED. */
+    @Test
+    void open_insideTaskOfCancelledGroup_beginsCancelled() throws Exception {
+        TaskGroup outer = TaskGroup.open("outer");
+        CountDownLatch in = new CountDownLatch(1);
+        CountDownLatch cancelled = new CountDownLatch(1);
+        Task<List<Object>> t = outer.spawn(() -> {
+            in.countDown();
+            while (cancelled.getCount() > 0) {
+                try {
+                    cancelled.await();
+                } catch (InterruptedException ignored) {
+                    // keep going: this task outlives the cancel on purpose, until close waits
+                }
+            }
+            AtomicBoolean ran = new AtomicBoolean();
+            try (TaskGroup inner = TaskGroup.open("inner")) {
+                Task<Void> x = inner.spawn(() -> ran.set(true));
+                return List.of(inner.runState().isCancelled(), x.status(), ran.get());
+            }
+        });
+        await(in);
+        outer.cancel("bye");
+        cancelled.countDown();
+        outer.close();
+        List<Object> r = t.resultNow();
+        assertEquals(true, r.get(0), "inner group not cancelled");
+        assertEquals(Status.CANCELLED, r.get(1));
+        assertEquals(false, r.get(2));
+    }
 }
