@@ -192,29 +192,31 @@ abstract class TaskGroupCore {
             state.deregister(t);
             return;
         }
+        // The thread runs the task until it has ended in the group: its completion (and the
+        // direct listeners that runs) included, so join() and close() there are refused.
         TaskGroupCore previous = CURRENT.get();
         CURRENT.set(this);
-        Object result = null;
-        Throwable failure = null;
         try {
-            result = t.body.call();
-        } catch (Throwable e) {
-            failure = e;
-        } finally {
-            t.bodyEnded();
-            if (previous == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(previous);
+            Object result = null;
+            Throwable failure = null;
+            try {
+                result = t.body.call();
+            } catch (Throwable e) {
+                failure = e;
+            } finally {
+                t.bodyEnded();
             }
-        }
-        try {
             if (failure == null) {
                 t.succeed(result);
             } else {
                 ended(t, failure);
             }
         } finally {
+            if (previous == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(previous);
+            }
             state.deregister(t);
         }
     }
@@ -234,12 +236,29 @@ abstract class TaskGroupCore {
         Throwable toThrow = raw instanceof RuntimeException || raw instanceof Error ? raw
                 : new LifecycleException(name + ": task " + t.name() + " failed", raw);
         state.countFailed();
-        if (t.isProtected) {
-            log.warn("{}: protected task {} failed", name, t.name(), raw);
-        } else if (state.recordFailure(toThrow) && cancelOnFailure) {
-            cancelQuietly("task " + t.name() + " failed (" + raw + ")");
+        try {
+            if (t.isProtected) {
+                try {
+                    log.warn("{}: protected task {} failed", name, t.name(), raw);
+                } catch (RuntimeException hostile) {
+                    log.warn("{}: protected task {} failed with {} (its toString() threw)",
+                            name, t.name(), raw.getClass().getName());
+                }
+            } else if (state.recordFailure(toThrow) && cancelOnFailure) {
+                cancelQuietly("task " + t.name() + " failed (" + describe(raw) + ")");
+            }
+        } finally {
+            t.fail(raw, toThrow);
         }
-        t.fail(raw, toThrow);
+    }
+
+    /** {@code t.toString()}, or its class name if that throws: user code must not stop us. */
+    private static String describe(Throwable t) {
+        try {
+            return String.valueOf(t);
+        } catch (RuntimeException hostile) {
+            return t.getClass().getName();
+        }
     }
 
     private static boolean isCancellation(Throwable t) {

@@ -515,4 +515,52 @@ final class TaskGroupTest {
         assertNull(closer.join());
         assertTrue(childRan.get());
     }
+
+    /** A failure whose toString() throws is still recorded, cancels and is thrown by close. */
+    @Test
+    void close_failureWithThrowingToString_stillReportedAndCancels() throws Exception {
+        RuntimeException evil = new RuntimeException() {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            public String toString() {
+                throw new UnsupportedOperationException("toString");
+            }
+        };
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch sleeping = new CountDownLatch(1);
+        Task<Void> sibling = g.spawn(() -> {
+            sleeping.countDown();
+            g.runState().sleep(LONG.multipliedBy(10));
+        });
+        await(sleeping);
+        g.spawn("evil", () -> {
+            throw evil;
+        });
+        assertSame(evil, assertThrows(RuntimeException.class, g::close));
+        assertTrue(sibling.isDone());
+        assertEquals(Optional.of("task evil failed (" + evil.getClass().getName() + ")"),
+                g.runState().cancelReason());
+    }
+
+    /** A direct listener runs as part of its task: join() there is refused, not a deadlock. */
+    @Test
+    void join_fromDirectListenerOnTaskThread_refused() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        CountDownLatch go = new CountDownLatch(1);
+        AtomicReference<Throwable> fromListener = new AtomicReference<>();
+        Task<Void> t = g.spawn(() -> go.await());
+        t.addListener(() -> {
+            try {
+                g.join();
+            } catch (Throwable e) {
+                fromListener.set(e);
+            }
+        }, com.google.common.util.concurrent.MoreExecutors.directExecutor());
+        go.countDown();
+        g.close();
+        assertInstanceOf(IllegalStateException.class, fromListener.get());
+        assertEquals("crawler: join() from a task of this group",
+                fromListener.get().getMessage());
+    }
 }

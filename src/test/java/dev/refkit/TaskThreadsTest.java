@@ -79,11 +79,11 @@ final class TaskThreadsTest {
         for (TaskThreads th : new TaskThreads[] {TaskThreads.platform("c"),
                 TaskThreads.create("c", null)}) {
             AtomicBoolean ran = new AtomicBoolean();
-            TaskThreads.Delayed d = th.executeAfter(TimeUnit.MILLISECONDS.toNanos(20),
+            TaskThreads.Delayed d = th.executeAfter(TimeUnit.MILLISECONDS.toNanos(500),
                     () -> ran.set(true), e -> { });
             d.cancel();
             CountDownLatch later = new CountDownLatch(1);
-            th.executeAfter(TimeUnit.MILLISECONDS.toNanos(60), later::countDown, e -> { });
+            th.executeAfter(TimeUnit.MILLISECONDS.toNanos(1000), later::countDown, e -> { });
             TestThreads.await(later);
             assertFalse(ran.get());
             th.shutdown();
