@@ -2250,4 +2250,62 @@ final class TaskGroupAttackTest {
         assertEquals(Status.CANCELLED, r.get(1));
         assertEquals(false, r.get(2));
     }
+
+    // ------------------------------------------------------------------ batch 9: small contracts
+
+    /** A failAfter deadline that passes while the group is open but idle still makes close throw. */
+    @Test
+    void close_failAfterPassedWhileIdle_throwsDeadline() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").failAfter(Duration.ofMillis(100)).build();
+        assertEquals(1, g.spawn(() -> 1).join());
+        assertTrue(g.runState().awaitCancellation(Duration.ofSeconds(TestThreads.WAIT_S)),
+                "the deadline never cancelled the group");
+        TaskGroup.DeadlineExceededException e =
+                assertThrows(TaskGroup.DeadlineExceededException.class, g::close);
+        assertEquals("crawler: deadline PT0.1S exceeded", e.getMessage());
+    }
+
+    /** start counts as a spawn in the GROUP-N numbering, and its ended-without-signal message names its task. */
+    @Test
+    void start_countsInNumbering_messageNamesTask() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        assertEquals("crawler-1", g.spawn(() -> 1).name());
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> g.start(s -> { }));
+        assertEquals("crawler: task crawler-2 ended without started()", e.getMessage());
+        assertEquals("crawler-3", g.spawn(() -> 3).name());
+        g.close();
+    }
+
+    /** An empty reason is a reason: cancelReason is exactly "". */
+    @Test
+    void cancel_emptyReason_keptExactly() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        g.cancel("");
+        g.cancel("later");
+        assertEquals(Optional.of(""), g.runState().cancelReason());
+        g.close();
+    }
+
+    /** One builder may build two independent groups. */
+    @Test
+    void build_twice_twoIndependentGroups() throws Exception {
+        TaskGroup.Builder b = TaskGroup.builder("twin");
+        TaskGroup g1 = b.build();
+        TaskGroup g2 = b.build();
+        g1.cancel();
+        assertFalse(g2.runState().isCancelled());
+        Task<Integer> t = g2.spawn(() -> 2);
+        g1.close();
+        g2.close();
+        assertEquals(2, t.resultNow());
+    }
+
+    /** join with a huge timeout means practically forever: it returns the result. */
+    @Test
+    void joinDuration_huge_returnsResult() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        Task<Integer> t = g.spawn(() -> 4);
+        assertEquals(4, t.join(Duration.ofSeconds(Long.MAX_VALUE)));
+        g.close();
+    }
 }
