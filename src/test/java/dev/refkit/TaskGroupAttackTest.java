@@ -2308,4 +2308,110 @@ final class TaskGroupAttackTest {
         assertEquals(4, t.join(Duration.ofSeconds(Long.MAX_VALUE)));
         g.close();
     }
+
+    // ------------------------------------------------------------------ batch 10: more races and Errors
+
+    /** Rule 4 with a task ending at the same moment as an outside spawn and close. */
+    @Test
+    void spawn_racingLastTaskEndAndClose_runsAndWaitedOrRefused() throws Exception {
+        for (int i = 0; i < 1_000; i++) {
+            TaskGroup g = TaskGroup.open("race");
+            CyclicBarrier barrier = new CyclicBarrier(3);
+            AtomicBoolean ran = new AtomicBoolean();
+            g.spawn(() -> {
+                barrier.await();
+            });
+            TestThreads.Call spawner = TestThreads.startCall(() -> {
+                barrier.await();
+                try {
+                    return g.spawn(() -> ran.set(true));
+                } catch (ClosedException e) {
+                    return null;
+                }
+            });
+            TestThreads.Call closer = TestThreads.startCall(() -> {
+                barrier.await();
+                g.close();
+                return ran.get();
+            });
+            assertNull(closer.join());
+            boolean ranAtClose = ran.get();
+            Throwable sp = spawner.join();
+            assertNull(sp);
+            assertEquals(ran.get(), ranAtClose, "iteration " + i + ": a task ran after close returned");
+        }
+    }
+
+    /** A thread factory that throws an Error: no hang, every task that was returned ends. */
+    @Test
+    void spawn_factoryThrowsError_closeDoesNotHang() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").threadFactory(r -> {
+            throw new OutOfMemoryError("unable to create native thread (simulated)");
+        }).build();
+        Task<Integer> t = null;
+        try {
+            t = g.spawn(() -> 1);
+        } catch (Throwable e) {
+            // refusing the spawn is fine
+        }
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        closer.join(); // may throw the Error; must not hang
+        if (t != null) {
+            assertTrue(t.isDone(), String.valueOf(t.status()));
+        }
+        assertEquals(List.of(), g.tasks());
+    }
+
+    /** A failAfter deadline with a task that ignores the interrupt: close waits for it, then throws the deadline. */
+    @Test
+    void close_failAfterTaskIgnoresInterrupt_waitsThenThrowsDeadline() throws Exception {
+        TaskGroup g = TaskGroup.builder("crawler").failAfter(Duration.ofMillis(50)).build();
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean ended = new AtomicBoolean();
+        g.spawn(() -> {
+            while (release.getCount() > 0) {
+                try {
+                    release.await();
+                } catch (InterruptedException ignored) {
+                    // stubborn task
+                }
+            }
+            ended.set(true);
+        });
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertTrue(g.runState().awaitCancellation(Duration.ofSeconds(TestThreads.WAIT_S)));
+        awaitParked(closer.thread);
+        assertTrue(closer.thread.isAlive(), "close returned while the stubborn task ran");
+        release.countDown();
+        assertTrue(closer.join() instanceof TaskGroup.DeadlineExceededException);
+        assertTrue(ended.get());
+    }
+
+    /** A protected task's Error is logged, not thrown by close, and cancels nobody; its join throws it. */
+    @Test
+    void spawnProtected_throwsError_notThrownByClose() throws Exception {
+        AssertionError err = new AssertionError("protected invariant");
+        TaskGroup g = TaskGroup.open("conn");
+        Task<Void> p = g.spawnProtected("hb", () -> {
+            throw err;
+        });
+        CountDownLatch pd = doneLatch(p);
+        Task<Boolean> sib = g.spawn(() -> {
+            await(pd);
+            return g.runState().isCancelled();
+        });
+        TestThreads.Call closer = TestThreads.startCall(() -> {
+            g.close();
+            return null;
+        });
+        assertNull(closer.join(), "close threw a protected task's Error");
+        assertEquals(false, sib.resultNow());
+        assertSame(err, assertThrows(AssertionError.class, p::join));
+    }
 }
