@@ -42,11 +42,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(120)
 final class TaskGroupAttackTest {
 
+    /** Blocks until the calling thread is interrupted (a group's cancel interrupts its tasks). */
     static void blockUntilInterrupted() throws InterruptedException {
         new CountDownLatch(1).await();
         throw new AssertionError("unreachable");
     }
 
+    /** A latch that opens when {@code task} is done (its failure is recorded before that). */
     static CountDownLatch doneLatch(Task<?> task) {
         CountDownLatch l = new CountDownLatch(1);
         task.addListener(l::countDown, MoreExecutors.directExecutor());
@@ -653,6 +655,7 @@ final class TaskGroupAttackTest {
         assertEquals("TaskGroup[crawler]{CLOSED, running=0, failed=0}", g.toString());
     }
 
+    /** One of the four exceptions that count as cancelled after a cancel. */
     static Exception cancellationType(String kind) {
         switch (kind) {
             case "interrupted": return new InterruptedException("x");
@@ -970,7 +973,7 @@ final class TaskGroupAttackTest {
 
     /** Negative durations are refused; zero means at once (the package's timeout rule). */
     @Test
-    void durations_negativeRefusedZeroAtOnce() throws Exception {
+    void durations_negativeOrZero_refusedOrAtOnce() throws Exception {
         Duration neg = Duration.ofNanos(-1);
         assertThrows(IllegalArgumentException.class, () -> TaskGroup.builder("b").failAfter(neg));
         assertThrows(IllegalArgumentException.class, () -> TaskGroup.builder("b").moveOnAfter(neg));
@@ -1079,6 +1082,7 @@ final class TaskGroupAttackTest {
         }
     }
 
+    /** Thread.isVirtual() on Java 21+, false before (the tests compile for 17). */
     static boolean isVirtual(Thread t) throws Exception {
         try {
             return (Boolean) Thread.class.getMethod("isVirtual").invoke(t);

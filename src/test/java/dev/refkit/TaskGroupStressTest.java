@@ -13,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -38,6 +39,7 @@ final class TaskGroupStressTest {
         Queue<Throwable> problems = new ConcurrentLinkedQueue<>();
         CyclicBarrier go = new CyclicBarrier(spawners);
         CountDownLatch spawnersDone = new CountDownLatch(spawners);
+        AtomicReference<Thread> firstThread = new AtomicReference<>();
         TaskGroup g = TaskGroup.open("stress");
         List<Thread> outside = new ArrayList<>();
         for (int s = 0; s < spawners; s++) {
@@ -48,6 +50,9 @@ final class TaskGroupStressTest {
                     for (int i = 0; i < perSpawner; i++) {
                         int id = base + i;
                         spawned.add(g.spawn(() -> {
+                            if (id == 0) {
+                                firstThread.set(Thread.currentThread());
+                            }
                             runs.incrementAndGet(id);
                             ended.incrementAndGet();
                             return id;
@@ -65,10 +70,26 @@ final class TaskGroupStressTest {
                 g.spawn(spawner::run);
             }
         }
+        Thread monitor = TestThreads.start(() -> {
+            while (spawnersDone.getCount() > 0) {
+                try {
+                    g.tasks().size(); // a snapshot while thousands spawn and end: never throws
+                    g.toString();
+                } catch (Throwable e) {
+                    problems.add(e);
+                    return;
+                }
+            }
+        });
         await(spawnersDone);
         g.close();
         int endedAtClose = ended.get();
         TestThreads.joinAll(outside);
+        TestThreads.joinAll(List.of(monitor));
+        if (Runtime.version().feature() >= 21) {
+            assertTrue(TaskGroupAttackTest.isVirtual(firstThread.get()),
+                    "JDK 21+: the tasks must run on virtual threads, ran on " + firstThread.get());
+        }
         assertEquals(List.of(), List.copyOf(problems));
         assertEquals(TASKS, endedAtClose, "close returned before every task ended");
         assertEquals(TASKS, spawned.size());
