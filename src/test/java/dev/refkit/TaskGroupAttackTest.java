@@ -2418,4 +2418,29 @@ final class TaskGroupAttackTest {
         assertEquals(false, sib.resultNow());
         assertSame(err, assertThrows(AssertionError.class, p::join));
     }
+
+    /** A task that cancels itself (cancel(true) from its body) is CANCELLED at once, no failure, the group goes on. */
+    @Test
+    void cancelTrue_fromOwnBody_cancelledNoFailure() throws Exception {
+        TaskGroup g = TaskGroup.open("crawler");
+        AtomicReference<Task<String>> self = new AtomicReference<>();
+        CountDownLatch published = new CountDownLatch(1);
+        AtomicBoolean sawInterrupt = new AtomicBoolean();
+        Task<String> t = g.spawn(() -> {
+            await(published);
+            assertTrue(self.get().cancel(true));
+            assertEquals(Status.CANCELLED, self.get().status());
+            sawInterrupt.set(Thread.interrupted());
+            return "ignored";
+        });
+        self.set(t);
+        published.countDown();
+        Task<Integer> sibling = g.spawn(() -> 1);
+        g.close();
+        assertEquals(Status.CANCELLED, t.status());
+        assertTrue(sawInterrupt.get(), "cancel(true) on itself did not interrupt");
+        assertThrows(CancellationException.class, t::join);
+        assertEquals(1, sibling.resultNow());
+        assertFalse(g.runState().isCancelled());
+    }
 }
