@@ -8,6 +8,9 @@ module dev.refkit {
     requires transitive com.google.common;
     requires org.slf4j;
     requires static transitive org.jspecify;
+    // Compile time only: Guava's AbstractFuture (the base of a task) carries a j2objc
+    // annotation, which javadoc must be able to read; nothing needs it at run time.
+    requires static com.google.j2objc.annotations;
 
     exports dev.refkit;
 }

@@ -41,7 +41,8 @@ import org.jspecify.annotations.Nullable;
  * {@code close()} all throw that one instance. Every later failure is attached to the first
  * with {@link Throwable#addSuppressed}, in the order they happened. A failure is recorded
  * in the group before its task completes. Protected tasks ({@code spawnProtected}) never
- * decide it: their failures are logged.
+ * decide it: their failures are logged. An {@link Error} thrown by a listener that a task's
+ * completion runs (a direct listener) is kept as a failure of the group too.
  *
  * <p><b>No self-suppression.</b> {@code join()} and {@code close()} never throw an
  * instance that was already thrown to the calling thread by a task's {@code join()}, by

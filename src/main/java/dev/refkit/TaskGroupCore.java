@@ -206,10 +206,14 @@ abstract class TaskGroupCore {
             } finally {
                 t.bodyEnded();
             }
-            if (failure == null) {
-                t.succeed(result);
-            } else {
-                ended(t, failure);
+            try {
+                if (failure == null) {
+                    t.succeed(result);
+                } else {
+                    ended(t, failure);
+                }
+            } catch (Error e) {
+                state.recordFailure(e); // a direct listener's Error: kept, never lost
             }
         } finally {
             if (previous == null) {

@@ -563,4 +563,18 @@ final class TaskGroupTest {
         assertEquals("crawler: join() from a task of this group",
                 fromListener.get().getMessage());
     }
+
+    /** An Error from a task's direct listener reaches close(), not the thread's handler. */
+    @Test
+    void close_directListenerThrowsError_reported() {
+        AssertionError listenerError = new AssertionError("listener");
+        TaskGroup g = TaskGroup.open("g");
+        CountDownLatch go = new CountDownLatch(1);
+        Task<Void> t = g.spawn(() -> go.await());
+        t.addListener(() -> {
+            throw listenerError;
+        }, com.google.common.util.concurrent.MoreExecutors.directExecutor());
+        go.countDown();
+        assertSame(listenerError, assertThrows(AssertionError.class, g::close));
+    }
 }
