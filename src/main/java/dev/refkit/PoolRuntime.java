@@ -1,14 +1,13 @@
 package dev.refkit;
 
+import dev.refkit.internal.DaemonThreads;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,36 +26,20 @@ final class PoolRuntime {
     /** The log of every pool and its parts, named {@code dev.refkit.Pool}. */
     static final Logger LOG = LoggerFactory.getLogger("dev.refkit.Pool");
 
-    private static ThreadFactory daemons(String prefix) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, prefix + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
-    }
-
     /** Holder: the scheduler starts on first use. */
     private static final class Scheduler {
-        static final ScheduledThreadPoolExecutor INSTANCE = make();
-
-        private static ScheduledThreadPoolExecutor make() {
-            ScheduledThreadPoolExecutor e =
-                    new ScheduledThreadPoolExecutor(1, daemons("refkit-pool-upkeep-"));
-            e.setRemoveOnCancelPolicy(true);
-            return e;
-        }
+        static final ScheduledThreadPoolExecutor INSTANCE = DaemonThreads.scheduler("refkit-pool-upkeep-");
     }
 
     /** Holder: the creator threads start on first use and die after a minute idle. */
     private static final class Creators {
         static final ExecutorService INSTANCE = new ThreadPoolExecutor(0, Integer.MAX_VALUE,
-                60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemons("refkit-pool-create-"));
+                60, TimeUnit.SECONDS, new SynchronousQueue<>(), DaemonThreads.factory("refkit-pool-create-"));
     }
 
     /** Holder: the cleaner thread starts on first use. */
     private static final class Leaks {
-        static final Cleaner INSTANCE = Cleaner.create(daemons("refkit-pool-leaks-"));
+        static final Cleaner INSTANCE = Cleaner.create(DaemonThreads.factory("refkit-pool-leaks-"));
     }
 
     static ExecutorService creators() {

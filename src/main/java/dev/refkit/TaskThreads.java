@@ -1,5 +1,6 @@
 package dev.refkit;
 
+import dev.refkit.internal.DaemonThreads;
 import dev.refkit.internal.VirtualThreads;
 import dev.refkit.internal.Wait;
 import java.util.concurrent.RejectedExecutionException;
@@ -9,7 +10,6 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -53,22 +53,13 @@ final class TaskThreads {
         }
         return new TaskThreads(null, new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60L,
                 TimeUnit.SECONDS, new SynchronousQueue<>(),
-                factory != null ? factory : daemons(name + "-task-")));
+                factory != null ? factory : DaemonThreads.factory(name + "-task-")));
     }
 
     /** Platform threads only, whatever the JDK: for tests. */
     static TaskThreads platform(String name) {
         return new TaskThreads(null, new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60L,
-                TimeUnit.SECONDS, new SynchronousQueue<>(), daemons(name + "-task-")));
-    }
-
-    private static ThreadFactory daemons(String prefix) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, prefix + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
+                TimeUnit.SECONDS, new SynchronousQueue<>(), DaemonThreads.factory(name + "-task-")));
     }
 
     /** Whether jobs run on new virtual threads. */
@@ -183,13 +174,6 @@ final class TaskThreads {
 
     /** Holder: the one shared scheduler thread starts on first use. */
     private static final class Scheduler {
-        static final ScheduledThreadPoolExecutor INSTANCE = make();
-
-        private static ScheduledThreadPoolExecutor make() {
-            ScheduledThreadPoolExecutor e =
-                    new ScheduledThreadPoolExecutor(1, daemons("refkit-task-timer-"));
-            e.setRemoveOnCancelPolicy(true);
-            return e;
-        }
+        static final ScheduledThreadPoolExecutor INSTANCE = DaemonThreads.scheduler("refkit-task-timer-");
     }
 }
