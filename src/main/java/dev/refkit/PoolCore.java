@@ -85,10 +85,6 @@ final class PoolCore<T> extends PoolLine<T> {
         this.hot = (PoolSlot<T>[]) new PoolSlot<?>[PoolSlots.STRIPES * STRIPE_SPACING];
     }
 
-    String name() {
-        return name;
-    }
-
     // ---------------------------------------------------------------------------------
     // Borrowing
 
@@ -168,10 +164,8 @@ final class PoolCore<T> extends PoolLine<T> {
     }
 
     /**
-     * One CAS on {@code s}, this thread's hint. Returns the lease's stamp (the slot is now
-     * LENT to the caller and checked), or {@link PoolSlot#NONE} if it did not work out.
-     *
-     * @throws ClosedException if the pool is closed
+     * One CAS on {@code s}, this thread's hint: the lease's stamp (LENT to the caller, checked)
+     * or {@link PoolSlot#NONE}. Throws {@link ClosedException} if the pool is closed.
      */
     private long tryHot(PoolSlot<T> s) {
         int c = ctl();
@@ -369,8 +363,7 @@ final class PoolCore<T> extends PoolLine<T> {
      * Makes an object with a permit the caller holds; the new slot is LENT to the caller or
      * IDLE. On failure the permit is freed and the factory's exception thrown.
      *
-     * @throws ClosedException if the pool closed while the factory ran (the object is
-     *     destroyed)
+     * @throws ClosedException if the pool closed while the factory ran (object destroyed)
      */
     private PoolSlot<T> create(boolean lent) {
         T obj;
@@ -388,15 +381,21 @@ final class PoolCore<T> extends PoolLine<T> {
         return s;
     }
 
-    /**
-     * Destroys an object whose slot the caller owns, and frees the slot and its permit.
-     * Throws only an {@link Error} from the destroyer, after the slot and permit are freed.
-     */
+    /** Destroys an object whose slot the caller owns, then frees slot and permit (Error: after). */
     private void destroy(PoolSlot<T> s) {
         try {
             destroyKeepingPermit(s);
         } finally {
             releasePermit();
+        }
+    }
+
+    /** Destroys an object whose surplus permit the caller claimed; frees slot and permit. */
+    private void destroySurplus(PoolSlot<T> s) {
+        try {
+            destroyKeepingPermit(s);
+        } finally {
+            releaseRetiredPermit();
         }
     }
 
@@ -483,8 +482,8 @@ final class PoolCore<T> extends PoolLine<T> {
             } else if ((c & SHRINK) != 0) {
                 if (!slots.take(s)) {
                     return;
-                } else if (releaseSurplusPermit()) {
-                    destroyKeepingPermit(s);
+                } else if (claimSurplusPermit()) {
+                    destroySurplus(s);
                     return;
                 }
                 s.busyToIdle(); // a racing destroy fitted the pool: idle again, look again
@@ -515,7 +514,7 @@ final class PoolCore<T> extends PoolLine<T> {
     }
 
     /**
-     * Destroys idle objects: all, or ({@code surplusOnly}) each one {@link #releaseSurplusPermit}
+     * Destroys idle objects: all, or ({@code surplusOnly}) each one {@link #claimSurplusPermit}
      * allows. A destroyer's Error does not stop it (slot freed first): the first is returned.
      */
     private @Nullable Error destroyIdle(boolean surplusOnly) {
@@ -529,8 +528,8 @@ final class PoolCore<T> extends PoolLine<T> {
                     continue;
                 } else if (!surplusOnly) {
                     destroy(s);
-                } else if (releaseSurplusPermit()) {
-                    destroyKeepingPermit(s);
+                } else if (claimSurplusPermit()) {
+                    destroySurplus(s);
                 } else {
                     s.busyToIdle(); // the pool fits after all
                     afterIdle(s);

@@ -55,13 +55,8 @@ abstract class PoolLine<T> {
 
     /** Spins of the first platform-thread waiter in line before it parks. */
     private static final int SPINS = 1 << 9;
-    /**
-     * Yields of the first virtual-thread waiter in line before it parks: it never spins (that
-     * would hold a carrier the object's holder may need), but yielding lets the holder run
-     * while the waiter stays runnable, so a hand-off within them needs no unpark.
-     */
+    /** Yields (never spins: that holds a carrier) of the first virtual waiter before it parks. */
     private static final int VIRTUAL_YIELDS = 16;
-
 
     /** The pool's name, fairness and slots, given at construction; read by the subclass too. */
     final String name;
@@ -76,11 +71,9 @@ abstract class PoolLine<T> {
     private volatile int size;
     /** The bound on {@link #size}; 0 for none. */
     private volatile int maxSize;
+    private volatile int retiring; // permits of surplus objects being destroyed; under lock
 
-    /**
-     * Guards the queue, every waiter's transition and every write of {@link #ctl};
-     * package-private so that tests can hold it to force a race.
-     */
+    /** Guards the queue, waiter transitions, {@link #ctl} writes; tests hold it to force races. */
     final ReentrantLock lock = new ReentrantLock();
     /** Waiting borrowers, oldest first; guarded by {@link #lock}. */
     private final ArrayDeque<PoolWaiter<T>> queue = new ArrayDeque<>();
@@ -198,10 +191,9 @@ abstract class PoolLine<T> {
     }
 
     /**
-     * Hands back a permit {@link #reservePermit} just took and may not keep. Under the lock
-     * (from {@link #drainLocked}) it does not drain the line again, which would complete
-     * futures under the lock: the caller is draining already, and a releaser that raced it
-     * blocks on the lock and drains after it.
+     * Hands back a permit {@link #reservePermit} just took and may not keep; under the lock
+     * (from {@link #drainLocked}) it does not drain again: that caller drains, and a racing
+     * releaser blocks on the lock and drains after it.
      */
     private void unreserve() {
         releasePermit(!lock.isHeldByCurrentThread());
@@ -216,22 +208,35 @@ abstract class PoolLine<T> {
     }
 
     /**
-     * Releases the permit of an object the caller owns, to destroy it, only while more are
-     * held than the bound allows: one CAS decides, so racing shrinkers never go below the
-     * bound, and no borrower can make an object meanwhile. False: the pool fits, keep it.
+     * Claims the permit of an object the caller owns, to destroy it, while more are held than
+     * the bound allows; held (no object made in its place) until {@link #releaseRetiredPermit()}
+     * after the destroyer, but not counted by {@link #fits()}. False: the pool fits, keep it.
      */
-    final boolean releaseSurplusPermit() {
-        for (;;) {
-            int n = size;
+    final boolean claimSurplusPermit() {
+        lock.lock();
+        try {
             int max = maxSize;
-            if (max == 0 || n <= max) {
+            if (max == 0 || size - retiring <= max) {
                 return false;
             }
-            if (SIZE.compareAndSet(this, n, n - 1)) {
-                afterRelease(n - 1, true);
-                return true;
-            }
+            retiring = retiring + 1;
+            return true;
+        } finally {
+            lock.unlock();
         }
+    }
+
+    /** Frees a permit {@link #claimSurplusPermit()} claimed, once its object is destroyed. */
+    final void releaseRetiredPermit() {
+        int n;
+        lock.lock();
+        try {
+            retiring = retiring - 1; // first: fits() may see the pool fuller, never emptier
+            n = (int) SIZE.getAndAdd(this, -1) - 1;
+        } finally {
+            lock.unlock();
+        }
+        afterRelease(n, true);
     }
 
     private void releasePermit(boolean drain) {
@@ -282,7 +287,7 @@ abstract class PoolLine<T> {
     /** {@return whether the permits held are within the bound} */
     final boolean fits() {
         int max = maxSize;
-        return max == 0 || size <= max;
+        return max == 0 || size - retiring <= max;
     }
 
     /** Clears {@link #SHRINK} once the pool fits its bound again. */
@@ -298,11 +303,8 @@ abstract class PoolLine<T> {
     }
 
     /**
-     * Adds {@code s}, a slot just made, to the pool's slots under the lock unless the pool
-     * is closed, so that {@link #markClosed()} either comes after the slot is there (and
-     * close finds it) or before (and the slot is refused).
-     *
-     * @return false if closed: the slot was not added
+     * Adds {@code s}, a slot just made, unless closed (false); under the lock, so that
+     * {@link #markClosed()} comes after the slot is there (close finds it) or before.
      */
     final boolean addUnlessClosed(PoolSlot<T> s) {
         lock.lock();

@@ -63,6 +63,29 @@ final class PoolLineTest {
         assertEquals(0, line.ctl(), "the release that fitted the pool cleared SHRINK");
     }
 
+    /** A claimed surplus permit counts as gone for fits() but stays held for borrowers. */
+    @Test
+    void claimSurplusPermit_heldUntilReleased_onlyTheSurplus() {
+        PoolLine<String> line = line(3);
+        for (int i = 0; i < 3; i++) {
+            assertTrue(line.reservePermit());
+        }
+        line.setBound(1);
+        assertTrue(line.claimSurplusPermit());
+        assertTrue(line.claimSurplusPermit());
+        assertFalse(line.claimSurplusPermit(), "only the surplus: one must stay");
+        assertTrue(line.fits(), "the claimed two count as gone");
+        line.setBound(3);
+        assertFalse(line.reservePermit(), "no object made while the claimed ones are alive");
+        assertEquals(3, line.size());
+        line.releaseRetiredPermit();
+        assertEquals(2, line.size());
+        assertTrue(line.reservePermit(), "a destroyed object's place is free again");
+        line.releaseRetiredPermit();
+        assertEquals(2, line.size());
+        assertEquals(0, line.ctl());
+    }
+
     @Test
     void markClosed_once_refusesPermitsAndSlots_terminatesWhenEmpty() throws Exception {
         PoolLine<String> line = line(2);

@@ -17,6 +17,9 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -478,6 +481,44 @@ final class PoolTest {
             d.close();
             e.close();
         }
+        assertEquals(0, factory.alive.get());
+    }
+
+    /**
+     * A shrink frees an object's place only once its destroyer has returned: growing the
+     * bound again meanwhile must not let a borrower make an object beside the one still
+     * being destroyed (the stress test saw 5 alive under a bound of 4).
+     */
+    @Test
+    void setMaxSize_shrinkThenGrowDuringDestroy_neverMoreAliveThanTheBound() throws Exception {
+        CountDownLatch destroying = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Pool<Res> pool = Pool.builder(factory).name("test").maxSize(2).destroy(r -> {
+            destroying.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            factory.destroyed(r);
+        }).build();
+        Lease<Res> a = pool.borrow();
+        pool.borrow().close();
+        a.close();
+        CompletableFuture<Void> shrink = CompletableFuture.runAsync(() -> pool.setMaxSize(1));
+        assertTrue(destroying.await(10, TimeUnit.SECONDS));
+        pool.setMaxSize(2);
+        Lease<Res> kept = pool.tryBorrow();
+        assertNotNull(kept, "the object the shrink kept");
+        assertNull(pool.tryBorrow(), "no new object while the old one is being destroyed");
+        assertEquals(2, factory.alive.get());
+        release.countDown();
+        shrink.get(10, TimeUnit.SECONDS);
+        Lease<Res> made = pool.borrow(Duration.ofSeconds(10));
+        assertEquals(2, factory.maxAlive.get(), "never more alive than the bound");
+        made.close();
+        kept.close();
+        pool.close();
         assertEquals(0, factory.alive.get());
     }
 

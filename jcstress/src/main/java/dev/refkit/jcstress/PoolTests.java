@@ -29,8 +29,9 @@ import org.openjdk.jcstress.infra.results.II_Result;
  * next waiter is served, never left waiting beside an idle object); {@code setMaxSize}
  * racing a borrow that makes an object (the pool fits the new bound once the leases are
  * back); {@code close()} racing a borrow that makes an object ({@code join} is
- * true only once no factory call runs and nothing is alive); and {@code setMaxSize} racing a
- * return (exactly the surplus is destroyed, never more).
+ * true only once no factory call runs and nothing is alive); {@code setMaxSize} racing a
+ * return (exactly the surplus is destroyed, never more); and a shrink's destroy racing a
+ * grow and the borrows it allows (never more alive than the bound, even for a moment).
  */
 public final class PoolTests {
     private PoolTests() {}
@@ -350,7 +351,7 @@ public final class PoolTests {
     /**
      * Pool of three, two objects lent and one idle: {@code setMaxSize(2)} races the return of
      * one lease. The shrinker destroys the idle object while the returner sees the pool still
-     * too big; one CAS on the permits decides, so exactly one object goes and two stay once
+     * too big; one decision under the line's lock claims the surplus, so exactly one object goes and two stay once
      * every lease is back (never fewer than the bound asks).
      */
     @JCStressTest
@@ -389,6 +390,56 @@ public final class PoolTests {
             b.close();
             r.r1 = pool.stats().size();
             r.r2 = destroyed.get();
+        }
+    }
+
+    /**
+     * Pool of two, both idle: {@code setMaxSize(1)} destroys one while another thread grows
+     * the bound back to 2 and borrows twice. The destroyed object's place is freed only once
+     * its destroyer returned, so the borrows never make an object beside it: never more than
+     * two alive at once (a CI stress run once saw one above the bound).
+     */
+    @JCStressTest
+    @Outcome(id = {"2, 0", "2, 1", "2, 2"}, expect = ACCEPTABLE, desc = "never more than two alive; borrowed what was free")
+    @Outcome(expect = FORBIDDEN, desc = "a third object made while the surplus one was being destroyed")
+    @State
+    public static class ShrinkDestroyRacesGrow {
+        final AtomicInteger alive = new AtomicInteger();
+        final AtomicInteger maxAlive = new AtomicInteger();
+        final Pool<Object> pool = Pool.builder(() -> {
+            maxAlive.accumulateAndGet(alive.incrementAndGet(), Math::max);
+            return new Object();
+        }).maxSize(2).destroy(o -> alive.decrementAndGet()).name("jcstress").build();
+        Lease<Object> first;
+        Lease<Object> second;
+
+        public ShrinkDestroyRacesGrow() {
+            try {
+                Lease<Object> a = pool.borrow();
+                pool.borrow().close();
+                a.close();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        @Actor
+        public void shrinker() {
+            pool.setMaxSize(1);
+        }
+
+        @Actor
+        public void grower() {
+            pool.setMaxSize(2);
+            first = pool.tryBorrow();
+            second = pool.tryBorrow();
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            r.r1 = maxAlive.get();
+            r.r2 = (first == null ? 0 : 1) + (second == null ? 0 : 1);
+            pool.close();
         }
     }
 }
