@@ -381,7 +381,7 @@ final class PoolCore<T> extends PoolLine<T> {
         return s;
     }
 
-    /** Destroys an object whose slot the caller owns, then frees slot and permit (Error: after). */
+    /** Destroys an object whose slot the caller owns; frees slot and permit even if it throws. */
     private void destroy(PoolSlot<T> s) {
         try {
             destroyKeepingPermit(s);
@@ -390,7 +390,7 @@ final class PoolCore<T> extends PoolLine<T> {
         }
     }
 
-    /** Destroys an object whose surplus permit the caller claimed; frees slot and permit. */
+    /** As {@link #destroy}, for an object whose surplus permit the caller claimed. */
     private void destroySurplus(PoolSlot<T> s) {
         try {
             destroyKeepingPermit(s);

@@ -36,6 +36,15 @@ import org.openjdk.jcstress.infra.results.II_Result;
 public final class PoolTests {
     private PoolTests() {}
 
+    /** Borrows in a state's constructor, where an object is free and nothing interrupts. */
+    static <T> Lease<T> lent(Pool<T> pool) {
+        try {
+            return pool.borrow();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     /** A pool of one whose object is lent to {@code held}; counts what it makes and destroys. */
     abstract static class OneLent {
         final AtomicInteger alive = new AtomicInteger();
@@ -50,11 +59,7 @@ public final class PoolTests {
         final Lease<Object> held;
 
         OneLent() {
-            try {
-                held = pool.borrow();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
+            held = lent(pool);
         }
     }
 
@@ -103,11 +108,7 @@ public final class PoolTests {
         volatile int b;
 
         public TwoBorrowersLastSlot() {
-            try {
-                held = pool.borrow();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
+            held = lent(pool);
         }
 
         @Actor
@@ -210,11 +211,7 @@ public final class PoolTests {
         int got;
 
         public SignalledWaiterInterrupted() {
-            try {
-                held = pool.borrow();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
+            held = lent(pool);
         }
 
         @Actor
@@ -265,11 +262,7 @@ public final class PoolTests {
         Lease<Object> second;
 
         public ShrinkRacesCreatingBorrow() {
-            try {
-                held = pool.borrow();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
+            held = lent(pool);
         }
 
         @Actor
@@ -366,13 +359,9 @@ public final class PoolTests {
         final Lease<Object> b;
 
         public ShrinkRacesReturn() {
-            try {
-                a = pool.borrow();
-                b = pool.borrow();
-                pool.borrow().close();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
+            a = lent(pool);
+            b = lent(pool);
+            lent(pool).close();
         }
 
         @Actor
@@ -414,13 +403,9 @@ public final class PoolTests {
         Lease<Object> second;
 
         public ShrinkDestroyRacesGrow() {
-            try {
-                Lease<Object> a = pool.borrow();
-                pool.borrow().close();
-                a.close();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
+            Lease<Object> a = lent(pool);
+            lent(pool).close();
+            a.close();
         }
 
         @Actor
