@@ -2,6 +2,7 @@ package dev.refkit;
 
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.refkit.internal.Interrupts;
+import dev.refkit.internal.ThreadBinding;
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
@@ -38,8 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 abstract class TaskGroupCore {
     private static final Logger log = LoggerFactory.getLogger("dev.refkit.TaskGroup");
-    /** The group whose task the current thread runs. */
-    private static final ThreadLocal<TaskGroupCore> CURRENT = new ThreadLocal<>();
+    /** The group whose task the current thread runs (a ScopedValue on JDK 25+). */
+    private static final ThreadBinding<TaskGroupCore> CURRENT = ThreadBinding.create();
 
     final String name;
     private final boolean cancelOnFailure;
@@ -194,34 +195,32 @@ abstract class TaskGroupCore {
         }
         // The thread runs the task until it has ended in the group: its completion (and the
         // direct listeners that runs) included, so join() and close() there are refused.
-        TaskGroupCore previous = CURRENT.get();
-        CURRENT.set(this);
         try {
-            Object result = null;
-            Throwable failure = null;
-            try {
-                result = t.body.call();
-            } catch (Throwable e) {
-                failure = e;
-            } finally {
-                t.bodyEnded();
-            }
-            try {
-                if (failure == null) {
-                    t.succeed(result);
-                } else {
-                    ended(t, failure);
-                }
-            } catch (Error e) {
-                state.recordFailure(e); // a direct listener's Error: kept, never lost
-            }
+            CURRENT.runWith(this, () -> runBody(t));
         } finally {
-            if (previous == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(previous);
-            }
             state.deregister(t);
+        }
+    }
+
+    /** A begun task's body, then its end (a direct listener's Error is recorded, not thrown). */
+    private void runBody(GroupTask<?> t) {
+        Object result = null;
+        Throwable failure = null;
+        try {
+            result = t.body.call();
+        } catch (Throwable e) {
+            failure = e;
+        } finally {
+            t.bodyEnded();
+        }
+        try {
+            if (failure == null) {
+                t.succeed(result);
+            } else {
+                ended(t, failure);
+            }
+        } catch (Error e) {
+            state.recordFailure(e); // a direct listener's Error: kept, never lost
         }
     }
 
