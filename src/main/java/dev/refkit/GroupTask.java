@@ -3,6 +3,7 @@ package dev.refkit;
 import com.google.common.util.concurrent.AbstractFuture;
 import com.google.common.util.concurrent.Futures;
 import dev.refkit.internal.Interrupts;
+import dev.refkit.internal.MemberList;
 import dev.refkit.internal.WaitList;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -77,6 +78,11 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
     private volatile @Nullable String cancelMessage;
     /** What {@code join()} throws for a failure: the body's exception or its one wrapper. */
     private volatile @Nullable Throwable thrown;
+    /**
+     * Its node in the owner's list of live tasks, set by the owner before the task is
+     * published (so every thread that can reach the task reads it set); null before.
+     */
+    MemberList.@Nullable Member<GroupTask<?>> member;
     /** Threads in {@code join()}; made by the first of them. */
     private volatile @Nullable WaitList joiners;
 

@@ -557,7 +557,7 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
      * returned or thrown, or when it was cancelled before it began (a cancelled task whose
      * body still runs has not). Never blocks.
      *
-     * @return the tasks, in no particular order
+     * @return the tasks, oldest spawn first
      */
     public List<Task<?>> tasks() {
         return List.copyOf(state.members());

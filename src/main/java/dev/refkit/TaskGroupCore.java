@@ -2,6 +2,7 @@ package dev.refkit;
 
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.refkit.internal.Interrupts;
+import dev.refkit.internal.MemberList;
 import dev.refkit.internal.ThreadBinding;
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
@@ -56,7 +57,7 @@ abstract class TaskGroupCore {
 
         @Override
         public void endedUnstarted(GroupTask<?> task) {
-            state.deregister(task);
+            state.deregister(memberOf(task));
         }
     };
     /** The outer group's cancel, when the group also has an explicit parent; else null. */
@@ -145,7 +146,9 @@ abstract class TaskGroupCore {
             int number, Callable<? extends V> body, boolean isProtected, long delayNanos) {
         GroupTask<V> t = new GroupTask<>(taskName, number, name, body, isProtected, owner,
                 deliveries);
-        if (!state.register(t)) {
+        MemberList.Member<GroupTask<?>> member = MemberList.member(t);
+        t.member = member; // before the task is published: by the register, or spawn's return
+        if (!state.register(member)) {
             throw new ClosedException(name + ": task group closed");
         }
         // Registered, then tested: a cancel either sees the task in the set or is seen here.
@@ -167,6 +170,10 @@ abstract class TaskGroupCore {
         return t;
     }
 
+    private static MemberList.Member<GroupTask<?>> memberOf(GroupTask<?> t) {
+        return Objects.requireNonNull(t.member, "member");
+    }
+
     /** A delayed task is due and no thread can be had: it fails with why. */
     private void noThread(GroupTask<?> t, Throwable why) {
         if (t.begin() == GroupTask.BEGIN) {
@@ -174,7 +181,7 @@ abstract class TaskGroupCore {
             try {
                 ended(t, why);
             } finally {
-                state.deregister(t);
+                state.deregister(memberOf(t));
             }
         }
     }
@@ -190,7 +197,7 @@ abstract class TaskGroupCore {
             begin = GroupTask.SKIP;
         }
         if (begin == GroupTask.SKIP) {
-            state.deregister(t);
+            state.deregister(memberOf(t));
             return;
         }
         // The thread runs the task until it has ended in the group: its completion (and the
@@ -198,7 +205,7 @@ abstract class TaskGroupCore {
         try {
             CURRENT.runWith(this, () -> runBody(t));
         } finally {
-            state.deregister(t);
+            state.deregister(memberOf(t));
         }
     }
 
@@ -292,9 +299,7 @@ abstract class TaskGroupCore {
             error = e;
         }
         String message = state.cancelMessage();
-        for (GroupTask<?> t : state.members()) {
-            t.cancelByGroup(message);
-        }
+        state.forEachMember(t -> t.cancelByGroup(message));
         if (error != null) {
             throw error;
         }

@@ -1,20 +1,19 @@
 package dev.refkit;
 
+import dev.refkit.internal.MemberList;
 import dev.refkit.internal.WaitList;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The state of a group of members that come and go: one word with the number of members
  * not yet ended and the flags {@code CANCELLED}, {@code CLOSING}, {@code CLOSED} and
- * {@code ENDED}; the set of those members; the cancel's reason and the first failure with
+ * {@code ENDED}; the list of those members (a {@link MemberList}); the cancel's reason and the first failure with
  * the later ones suppressed on it; and the waits for "no member left". Each is written only
  * here, through the named transitions below. It knows nothing of what a member is or of the
  * class that uses it.
@@ -52,7 +51,7 @@ final class TaskGroupState<T> {
     private final String name;
     /** Count | flags; changed by CAS. */
     private volatile long word;
-    private final Set<T> members = ConcurrentHashMap.newKeySet();
+    private final MemberList<T> members = new MemberList<>();
     private final WaitList waiters = new WaitList();
     private final ReentrantLock lock = new ReentrantLock();
     /** The first cancel's reason, or null; written under lock before CANCELLED is set. */
@@ -76,11 +75,11 @@ final class TaskGroupState<T> {
     }
 
     /**
-     * Adds {@code member} unless CLOSED.
+     * Adds {@code member} (a node of {@link MemberList#member}) unless CLOSED.
      *
      * @return false, changing nothing, if CLOSED
      */
-    boolean register(T member) {
+    boolean register(MemberList.Member<T> member) {
         for (;;) {
             long w = word;
             if ((w & CLOSED) != 0L) {
@@ -97,18 +96,30 @@ final class TaskGroupState<T> {
         return true;
     }
 
-    /** Removes a registered {@code member}; wakes the waiters when it was the last. */
-    void deregister(T member) {
+    /**
+     * Removes a registered {@code member}, once; wakes the waiters when it was the last (and
+     * sweeps the list of members, then nearly empty).
+     */
+    void deregister(MemberList.Member<T> member) {
         members.remove(member);
         long w = (long) WORD.getAndAdd(this, -1L) - 1L;
         if ((w & COUNT) == 0L) {
+            members.sweep();
             waiters.wakeAll();
         }
     }
 
-    /** The members registered and not yet deregistered, a snapshot. */
+    /** The members registered and not yet deregistered, a snapshot, oldest first. */
     List<T> members() {
-        return new ArrayList<>(members);
+        return members.snapshot();
+    }
+
+    /**
+     * Calls {@code action} with each member registered before this call began and not yet
+     * deregistered (one registered or deregistered meanwhile may or may not be seen).
+     */
+    void forEachMember(Consumer<? super T> action) {
+        members.forEach(action);
     }
 
     /** The number of members not yet deregistered. */

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.refkit.internal.MemberList;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
@@ -18,24 +20,31 @@ final class TaskGroupStateTest {
 
     @Test
     void register_untilClosed_thenRefused() {
-        assertTrue(s.register("a"));
+        MemberList.Member<String> a = MemberList.member("a");
+        assertTrue(s.register(a));
         assertEquals(1, s.count());
         assertEquals(TaskGroupState.NOT_EMPTY, s.tryClose());
-        s.deregister("a");
+        s.deregister(a);
         assertTrue(s.closable());
         assertEquals(TaskGroupState.CLOSED_NOW, s.tryClose());
         assertEquals(TaskGroupState.CLOSED_BEFORE, s.tryClose());
-        assertFalse(s.register("b"));
+        assertFalse(s.register(MemberList.member("b")));
         assertEquals(0, s.count());
         assertEquals("CLOSED", s.stateName());
     }
 
     @Test
-    void members_snapshot() {
-        s.register("a");
-        s.register("b");
-        s.deregister("a");
-        assertEquals(List.of("b"), s.members());
+    void members_snapshot_oldestFirst_withoutTheDeregistered() {
+        MemberList.Member<String> a = MemberList.member("a");
+        s.register(a);
+        s.register(MemberList.member("b"));
+        s.register(MemberList.member("c"));
+        assertEquals(List.of("a", "b", "c"), s.members());
+        s.deregister(a);
+        assertEquals(List.of("b", "c"), s.members());
+        List<String> seen = new ArrayList<>();
+        s.forEachMember(seen::add);
+        assertEquals(List.of("c", "b"), seen);
     }
 
     @Test
@@ -82,13 +91,14 @@ final class TaskGroupStateTest {
     /** The last deregister wakes a thread waiting for the members to end. */
     @Test
     void awaitEmpty_lastDeregister_wakes() throws Exception {
-        s.register("a");
+        MemberList.Member<String> a = MemberList.member("a");
+        s.register(a);
         TestThreads.Call c = TestThreads.startCall(() -> {
             s.awaitEmpty(this, "join()");
             return null;
         });
         TestThreads.awaitParked(c.thread);
-        s.deregister("a");
+        s.deregister(a);
         assertNull(c.join());
     }
 
@@ -115,7 +125,7 @@ final class TaskGroupStateTest {
                 } catch (InterruptedException e) {
                     throw new AssertionError(e);
                 }
-                in[0] = st.register(1);
+                in[0] = st.register(MemberList.member(1));
             });
             go.countDown();
             int r = st.tryClose();

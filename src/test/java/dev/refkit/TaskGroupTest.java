@@ -237,6 +237,39 @@ final class TaskGroupTest {
         assertNull(onOtherThread);
     }
 
+    /** tasks(): the live tasks in spawn order; an ended one leaves it, the rest stay. */
+    @Test
+    void tasks_spawnOrder_endedLeave() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        try (TaskGroup g = TaskGroup.open("order")) {
+            List<Task<?>> spawned = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                spawned.add(g.spawn(() -> {
+                    release.await();
+                }));
+            }
+            Task<Integer> quick = g.spawn(() -> 1);
+            assertEquals(1, quick.join());
+            awaitTrue(() -> g.tasks().size() == 100); // the quick one leaves after its join
+            assertEquals(spawned, g.tasks());
+            spawned.get(50).cancel(true);
+            awaitTrue(() -> !g.tasks().contains(spawned.get(50)));
+            List<Task<?>> rest = new ArrayList<>(spawned);
+            rest.remove(50);
+            assertEquals(rest, g.tasks());
+            release.countDown();
+        }
+    }
+
+    /** Polls {@code condition} (yielding, no sleep) for up to 10 s. */
+    private static void awaitTrue(java.util.function.BooleanSupplier condition) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() - deadline < 0, "timed out");
+            Thread.yield();
+        }
+    }
+
     @Test
     void start_returnsStartedValue_taskGoesOn() throws Exception {
         CountDownLatch release = new CountDownLatch(1);

@@ -4,6 +4,7 @@ import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
 import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
 
 import dev.refkit.internal.ListenerList;
+import dev.refkit.internal.MemberList;
 import dev.refkit.internal.WaitList;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +17,7 @@ import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.III_Result;
 import org.openjdk.jcstress.infra.results.II_Result;
 import org.openjdk.jcstress.infra.results.I_Result;
 
@@ -120,6 +122,82 @@ public final class EngineTests {
             } finally {
                 transitions.unlock();
             }
+        }
+    }
+
+    /**
+     * A push racing a sweep that unlinks the head: list X, A (A at the head, removed by
+     * the sweeper's actor just before it sweeps), and B pushed at once. The sweep's CAS on
+     * the head and the push's CAS meet; the push must never be lost (r1: B listed), X never
+     * dropped (r2) and A never listed again (r3).
+     */
+    @JCStressTest
+    @Outcome(id = "1, 1, 0", expect = ACCEPTABLE, desc = "B kept, X kept, A gone")
+    @Outcome(id = "0, .*", expect = FORBIDDEN, desc = "the push was lost to the sweep")
+    @Outcome(expect = FORBIDDEN, desc = "anything else: a live member dropped or a removed one back")
+    @State
+    public static class MemberPushRacesSweep {
+        final MemberList<String> list = new MemberList<>();
+        final MemberList.Member<String> a = MemberList.member("A");
+
+        public MemberPushRacesSweep() {
+            list.add(MemberList.member("X"));
+            list.add(a);
+        }
+
+        @Actor
+        public void pusher() {
+            list.add(MemberList.member("B"));
+        }
+
+        @Actor
+        public void sweeper() {
+            list.remove(a);
+            list.sweep();
+        }
+
+        @Arbiter
+        public void arbiter(III_Result r) {
+            List<String> s = list.snapshot();
+            r.r1 = s.contains("B") ? 1 : 0;
+            r.r2 = s.contains("X") ? 1 : 0;
+            r.r3 = s.contains("A") ? 1 : 0;
+        }
+    }
+
+    /**
+     * A walk racing a sweep that unlinks removed nodes from the middle: list X, A, Y, C, Z
+     * with A and C removed; one actor sweeps, the other walks. The walk sees every live
+     * member exactly once (r1: how many, r2: 1 if none removed was seen).
+     */
+    @JCStressTest
+    @Outcome(id = "3, 1", expect = ACCEPTABLE, desc = "X, Y and Z seen, once each; A and C not")
+    @Outcome(expect = FORBIDDEN, desc = "a live member missed or seen twice, or a removed one seen")
+    @State
+    public static class MemberWalkRacesSweep {
+        final MemberList<String> list = new MemberList<>();
+
+        public MemberWalkRacesSweep() {
+            for (String item : List.of("X", "A", "Y", "C", "Z")) {
+                MemberList.Member<String> m = MemberList.member(item);
+                list.add(m);
+                if (item.equals("A") || item.equals("C")) {
+                    list.remove(m);
+                }
+            }
+        }
+
+        @Actor
+        public void sweeper() {
+            list.sweep();
+        }
+
+        @Actor
+        public void walker(II_Result r) {
+            List<String> seen = new ArrayList<>();
+            list.forEach(seen::add);
+            r.r1 = seen.size();
+            r.r2 = seen.contains("A") || seen.contains("C") ? 0 : 1;
         }
     }
 }

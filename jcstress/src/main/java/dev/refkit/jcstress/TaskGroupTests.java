@@ -11,6 +11,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.openjdk.jcstress.annotations.Actor;
 import org.openjdk.jcstress.annotations.Arbiter;
 import org.openjdk.jcstress.annotations.JCStressTest;
@@ -18,6 +19,7 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIIII_Result;
 import org.openjdk.jcstress.infra.results.IIII_Result;
+import org.openjdk.jcstress.infra.results.II_Result;
 
 /**
  * Races on {@link TaskGroup}: {@code spawn} racing {@code close()} (rule 4 of issue 10: the
@@ -247,6 +249,52 @@ public final class TaskGroupTests {
             r.r3 = t.isCancelled() ? 1 : 0;
             r.r4 = got;
             r.r5 = listenerCalls.get() * 10 + closeThrew;
+        }
+    }
+
+    /**
+     * A spawn racing the group's cancel: the cancel goes through the live tasks after
+     * setting its flag, the spawn tests the flag after registering the task, so one of them
+     * sees the other. The task either never runs (CANCELLED) or runs and is interrupted; a
+     * task that runs on uninterrupted (its body gives up after a second) means the cancel
+     * missed it.
+     */
+    @JCStressTest
+    @Outcome(id = "4, -1", expect = ACCEPTABLE, desc = "cancel first: the task never ran, CANCELLED")
+    @Outcome(id = "2, 1", expect = ACCEPTABLE, desc = "spawn first: the body ran and was interrupted by the cancel")
+    @Outcome(id = "2, 2", expect = FORBIDDEN, desc = "the cancel missed a running task: never interrupted")
+    @Outcome(expect = FORBIDDEN, desc = "anything else: another status, close() threw")
+    @State
+    public static class SpawnRacesCancel {
+        final TaskGroup group = TaskGroup.open("jcstress");
+        volatile Task<Integer> task;
+
+        @Actor
+        public void spawn() {
+            task = group.spawn(() -> {
+                for (int i = 0; i < 1000 && !Thread.currentThread().isInterrupted(); i++) {
+                    LockSupport.parkNanos(1_000_000L);
+                }
+                return Thread.currentThread().isInterrupted() ? 1 : 2;
+            });
+        }
+
+        @Actor
+        public void cancel() {
+            group.cancel();
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            try {
+                group.close();
+            } catch (RuntimeException e) {
+                r.r1 = -2;
+                return;
+            }
+            Task<Integer> t = task;
+            r.r1 = t.status().ordinal();
+            r.r2 = t.status() == Task.Status.SUCCEEDED ? t.resultNow() : -1;
         }
     }
 }
