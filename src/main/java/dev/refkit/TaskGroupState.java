@@ -61,6 +61,9 @@ final class TaskGroupState<T> {
     private volatile @Nullable Throwable deadline;
     /** The first failure; later ones are suppressed on it. Written under lock. */
     private volatile @Nullable Throwable failure;
+    /** Every failure recorded, as the original and as thrown, in order. Under lock. */
+    private final List<Throwable> originals = new ArrayList<>();
+    private final List<Throwable> thrown = new ArrayList<>();
     private final AtomicInteger failed = new AtomicInteger();
     private final AtomicInteger numbers = new AtomicInteger();
 
@@ -171,8 +174,19 @@ final class TaskGroupState<T> {
      * @return true if {@code t} is the first
      */
     boolean recordFailure(Throwable t) {
+        return recordFailure(t, t);
+    }
+
+    /**
+     * Records the failure {@code t}, which was made of {@code original} (itself, or its
+     * wrapper), as {@link #recordFailure(Throwable)} does, and keeps both in the lists that
+     * {@link #originals()} and {@link #thrown()} return.
+     */
+    boolean recordFailure(Throwable t, Throwable original) {
         lock.lock();
         try {
+            originals.add(original);
+            thrown.add(t);
             Throwable first = failure;
             if (first == null) {
                 failure = t;
@@ -182,6 +196,26 @@ final class TaskGroupState<T> {
                 first.addSuppressed(t);
             }
             return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The failures recorded so far, as the originals, in the order recorded: a snapshot. */
+    List<Throwable> originals() {
+        lock.lock();
+        try {
+            return List.copyOf(originals);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The failures recorded so far, as thrown (wrapped if checked), in the same order. */
+    List<Throwable> thrown() {
+        lock.lock();
+        try {
+            return List.copyOf(thrown);
         } finally {
             lock.unlock();
         }
@@ -281,6 +315,25 @@ final class TaskGroupState<T> {
     void awaitEmpty(Object blocker, String method) throws InterruptedException {
         if ((word & COUNT) != 0L) {
             waiters.await(() -> (word & COUNT) == 0L, blocker, name, method);
+        }
+    }
+
+    /**
+     * Waits, interruptibly, until no member is left or {@code nanos} have passed.
+     *
+     * @return false if the time passed first
+     * @throws InterruptedException by the interrupt rule
+     */
+    boolean awaitEmptyNanos(long nanos, Object blocker, String method)
+            throws InterruptedException {
+        return (word & COUNT) == 0L
+                || waiters.awaitNanos(() -> (word & COUNT) == 0L, nanos, blocker, name, method);
+    }
+
+    /** Waits, through interrupts (the flag is set again on return), until no member is left. */
+    void awaitEmptyUninterruptibly(Object blocker) {
+        if ((word & COUNT) != 0L) {
+            waiters.awaitUninterruptibly(() -> (word & COUNT) == 0L, blocker);
         }
     }
 
