@@ -7,8 +7,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * When a failed task runs again: after a delay, at most so many times, with a growing
  * delay, and with the count reset by a healthy run (frequenz's actor restarts, Erlang's
- * supervisor intensity). Used by {@code TaskGroup.spawnRestarting} and the
- * {@code BackgroundService} factories.
+ * supervisor intensity). Used by {@link TaskGroup#spawnRestarting} and the
+ * {@link BackgroundService} factories.
  *
  * <p>Restart {@code n} (counted from 1 since the task began or since the count was last
  * reset) waits {@code min(delay * factor^(n-1), maxDelay)}; with no {@link #backoff} every
