@@ -512,6 +512,34 @@ final class BackgroundServiceTest {
         s.close();
     }
 
+    /** The last close from one of its own tasks cannot wait for itself: it cancels, throws. */
+    @Test
+    void lastClose_fromOwnTask_cancelsAndThrowsNamingService() throws Exception {
+        AtomicReference<Throwable> fromClose = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicReference<TaskGroup> group = new AtomicReference<>();
+        Svc s = new Svc("svc", null);
+        s.body = g -> {
+            group.set(g);
+            g.spawn(() -> {
+                try {
+                    s.close();
+                } catch (Throwable e) {
+                    fromClose.set(e);
+                }
+                done.countDown();
+            });
+        };
+        s.open();
+        await(done);
+        assertTrue(fromClose.get() instanceof IllegalStateException, String.valueOf(fromClose));
+        assertTrue(fromClose.get().getMessage().startsWith("svc: last close() from one of its"),
+                fromClose.get().getMessage());
+        assertTrue(group.get().runState().isCancelled());
+        assertEquals(MultiOpen.State.CLOSED, s.state());
+        group.get().close(); // what the service could not do from inside
+    }
+
     /** The service's group is nobody's child: cancelling the opener's group leaves it be. */
     @Test
     void open_fromTaskOfAnotherGroup_groupDetached() throws Exception {
