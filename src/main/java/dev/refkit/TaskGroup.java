@@ -41,18 +41,16 @@ import org.jspecify.annotations.Nullable;
  * {@code close()} all throw that one instance. Every later failure is attached to the first
  * with {@link Throwable#addSuppressed}, in the order they happened. A failure is recorded
  * in the group before its task completes. Protected tasks ({@code spawnProtected}) never
- * decide it: their failures are logged. An {@link Error} thrown by a listener that a task's
+ * decide it, nor do a restarting task's intermediate failures ({@code spawnRestarting}):
+ * they are logged. An {@link Error} thrown by a listener that a task's
  * completion runs (a direct listener) is kept as a failure of the group too.
  *
- * <p><b>No self-suppression.</b> {@code join()} and {@code close()} never throw an
- * instance that was already thrown to the calling thread by a task's {@code join()}, by
- * {@code start()} or by this group's {@code join()}: then they return normally (the failure
- * was delivered), so {@code try (TaskGroup g = ...) { a.join(); }} never fails with
- * "Self-suppression not permitted".
+ * <p><b>No self-suppression.</b> {@code join()} and {@code close()} return normally instead
+ * of throwing an instance already thrown to the calling thread (by a task's {@code join()},
+ * {@code start()} or this group's {@code join()}): the failure was delivered.
  *
- * <p><b>Threads.</b> By default one new virtual thread per task where the JDK has them
- * (Java 21 and later, found at run time), else daemon platform threads named
- * {@code NAME-task-N}, reused by later tasks of the same group and ended when it closes. A
+ * <p><b>Threads.</b> By default a virtual thread per task on Java 21 and later, else daemon
+ * platform threads {@code NAME-task-N}, reused within the group and ended when it closes. A
  * cancel that races a task's end never interrupts whatever that thread runs next.
  *
  * <p><b>Nesting.</b> A group opened (or built) on a thread that runs a task of another
@@ -137,11 +135,7 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
             this.deadline = deadline;
         }
 
-        /**
-         * Returns the deadline that was exceeded, as given to {@code failAfter}.
-         *
-         * @return the deadline
-         */
+        /** {@return the deadline that was exceeded, as given to {@code failAfter}} */
         public Duration deadline() {
             return deadline;
         }
@@ -159,11 +153,7 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
 
     // ---------------------------------------------------------------- opening
 
-    /**
-     * Opens a group named {@code "tasks"} with the defaults (see {@link Builder}).
-     *
-     * @return the open group
-     */
+    /** {@return a new open group named {@code "tasks"}, with the defaults of {@link Builder}} */
     public static TaskGroup open() {
         return open("tasks");
     }
@@ -383,6 +373,28 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
         return spawnTask(Objects.requireNonNull(name, "name"), callable(body), true, 0L);
     }
 
+    /**
+     * Spawns a restarting task (frequenz's actor restarts): one task across all its runs.
+     * When {@code body} throws, the failure is logged (logger {@code dev.refkit.TaskGroup},
+     * warn, with the task's name and attempt number, the exception attached) and the body
+     * runs again after the delay {@code policy} gives, until the policy gives up: then the
+     * last failure is the task's, and the group's as a {@code spawn} failure would be. A run
+     * that returns ends the task; a cancel during the delay ends it at once,
+     * {@code CANCELLED}, with no further run; a run that throws after a cancel ends it by
+     * the rule of <b>Failures</b>. Never blocks; memory effects as {@code spawn}'s.
+     *
+     * @param name the task's name
+     * @param policy when to run the body again
+     * @param body one run of the task
+     * @return the task, whose result is null
+     * @throws NullPointerException if {@code name}, {@code policy} or {@code body} is null
+     * @throws ClosedException if the group is closed
+     */
+    public Task<@Nullable Void> spawnRestarting(String name, RestartPolicy policy,
+            RunState.ThrowingRunnable body) {
+        return spawnRestartingTask(name, policy, body);
+    }
+
     // ---------------------------------------------------------------- start
 
     /**
@@ -459,11 +471,7 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
             StartingTask<R> body) throws InterruptedException, TimeoutException {
         Objects.requireNonNull(body, "body");
         StartSignal<R> signal = new StartSignal<>(name);
-        Started<R> started = signal::signal;
-        return startTask(nanos, timeout, signal, () -> {
-            body.run(started);
-            return null;
-        });
+        return startTask(nanos, timeout, signal, callable(() -> body.run(signal::signal)));
     }
 
     // ---------------------------------------------------------------- cancel, join, close
@@ -563,11 +571,7 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
         return List.copyOf(state.members());
     }
 
-    /**
-     * Returns the name given at {@code open} or {@code builder}.
-     *
-     * @return the name
-     */
+    /** {@return the name given at {@code open} or {@code builder}; never blocks} */
     public String name() {
         return name;
     }

@@ -7,11 +7,14 @@ import dev.refkit.internal.ThreadBinding;
 import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -64,6 +67,8 @@ abstract class TaskGroupCore {
     private final @Nullable Registration outerCancel;
     /** The deadline's pending cancel, or null. */
     private final TaskThreads.@Nullable Delayed deadline;
+    /** The restarts of every restarting task of the group. */
+    private final AtomicInteger restarts = new AtomicInteger();
 
     /**
      * Opens the group: its run state is a child of {@code parent}, else of the group whose
@@ -122,6 +127,14 @@ abstract class TaskGroupCore {
         return CURRENT.get();
     }
 
+    /**
+     * Runs {@code open} (which builds a group) as if this thread ran no task of any group,
+     * so the group it builds is no group's child; restores the current group after.
+     */
+    static <G extends TaskGroupCore> G detached(Supplier<G> open) {
+        return CURRENT.get() == null ? open.get() : CURRENT.callUnbound(open);
+    }
+
     static Callable<@Nullable Void> callable(RunState.ThrowingRunnable body) {
         Objects.requireNonNull(body, "body");
         return () -> {
@@ -168,6 +181,32 @@ abstract class TaskGroupCore {
             throw e;
         }
         return t;
+    }
+
+    /**
+     * Spawns a task that runs {@code body} again after each failure, as {@code policy} says
+     * (see {@link RestartRunner}); its restarts are counted in {@link #restartCount()}.
+     */
+    final Task<@Nullable Void> spawnRestartingTask(String taskName, RestartPolicy policy,
+            RunState.ThrowingRunnable body) {
+        Objects.requireNonNull(taskName, "name");
+        Objects.requireNonNull(policy, "policy");
+        Objects.requireNonNull(body, "body");
+        AtomicReference<@Nullable GroupTask<?>> self = new AtomicReference<>();
+        BooleanSupplier taskCancelled = () -> {
+            GroupTask<?> t = self.get();
+            return t != null && t.isCancelled();
+        };
+        RestartRunner runner = new RestartRunner(name + ": task " + taskName, policy, body,
+                runState, taskCancelled, log, restarts);
+        GroupTask<@Nullable Void> t = spawnTask(taskName, runner, false, 0L);
+        self.set(t);
+        return t;
+    }
+
+    /** The restarts of this group's restarting tasks so far. */
+    final int restartCount() {
+        return restarts.get();
     }
 
     private static MemberList.Member<GroupTask<?>> memberOf(GroupTask<?> t) {
@@ -254,7 +293,7 @@ abstract class TaskGroupCore {
                     log.warn("{}: protected task {} failed with {} (its toString() threw)",
                             name, t.name(), raw.getClass().getName());
                 }
-            } else if (state.recordFailure(toThrow) && cancelOnFailure) {
+            } else if (state.recordFailure(toThrow, raw) && cancelOnFailure) {
                 cancelQuietly("task " + t.name() + " failed (" + describe(raw) + ")");
             }
         } finally {
@@ -271,7 +310,8 @@ abstract class TaskGroupCore {
         }
     }
 
-    private static boolean isCancellation(Throwable t) {
+    /** Whether {@code t} is of a type that counts as cancelled after a cancel. */
+    static boolean isCancellation(Throwable t) {
         return t instanceof InterruptedException || t instanceof CancellationException
                 || t instanceof InterruptedIOException || t instanceof ClosedByInterruptException;
     }
@@ -455,6 +495,45 @@ abstract class TaskGroupCore {
     }
 
     // ---------------------------------------------------------------- queries
+
+    /**
+     * Waits until no task is left (without cancelling), at most {@code nanos} if not
+     * negative; {@code method} names the caller in the interrupt message. Throws nothing for
+     * the failures. Returns false if the time ran out.
+     */
+    final boolean awaitTasks(long nanos, String method) throws InterruptedException {
+        Interrupts.throwIfInterrupted(name, method);
+        if (nanos < 0L) {
+            state.awaitEmpty(this, method);
+            return true;
+        }
+        return state.awaitEmptyNanos(nanos, this, method);
+    }
+
+    /** Waits through interrupts (the flag is set again on return) until no task is left. */
+    final void awaitTasksUninterruptibly() {
+        state.awaitEmptyUninterruptibly(this);
+    }
+
+    /** The tasks not yet ended. */
+    final int taskCount() {
+        return state.count();
+    }
+
+    /** The failures recorded so far, as the originals, in order: a snapshot. */
+    final List<Throwable> failureOriginals() {
+        return state.originals();
+    }
+
+    /** The same failures as thrown (a checked one wrapped once), in the same order. */
+    final List<Throwable> failuresThrown() {
+        return state.thrown();
+    }
+
+    /** Whether the current thread runs a task of this group. */
+    final boolean isOwnTask() {
+        return CURRENT.get() == this;
+    }
 
     /** {@code TaskGroup[name]{STATE, running=R, failed=F}}. */
     final String describe() {

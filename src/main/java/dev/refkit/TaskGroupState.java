@@ -4,6 +4,7 @@ import dev.refkit.internal.MemberList;
 import dev.refkit.internal.WaitList;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -13,10 +14,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * The state of a group of members that come and go: one word with the number of members
  * not yet ended and the flags {@code CANCELLED}, {@code CLOSING}, {@code CLOSED} and
- * {@code ENDED}; the list of those members (a {@link MemberList}); the cancel's reason and the first failure with
- * the later ones suppressed on it; and the waits for "no member left". Each is written only
- * here, through the named transitions below. It knows nothing of what a member is or of the
- * class that uses it.
+ * {@code ENDED}; the list of those members (a {@link MemberList}); the cancel's reason and
+ * the first failure with the later ones suppressed on it; and the waits for "no member
+ * left". Each is written only here, through the named transitions below. It knows nothing of
+ * what a member is or of the class that uses it.
  *
  * <p><b>The word.</b> {@link #register} adds a member unless {@code CLOSED} (one CAS, so a
  * registration racing {@link #tryClose()} either counts, and the close waits for it, or is
@@ -60,6 +61,9 @@ final class TaskGroupState<T> {
     private volatile @Nullable Throwable deadline;
     /** The first failure; later ones are suppressed on it. Written under lock. */
     private volatile @Nullable Throwable failure;
+    /** Every failure recorded, as the original and as thrown, in order. Under lock. */
+    private final List<Throwable> originals = new ArrayList<>();
+    private final List<Throwable> thrown = new ArrayList<>();
     private final AtomicInteger failed = new AtomicInteger();
     private final AtomicInteger numbers = new AtomicInteger();
 
@@ -182,8 +186,19 @@ final class TaskGroupState<T> {
      * @return true if {@code t} is the first
      */
     boolean recordFailure(Throwable t) {
+        return recordFailure(t, t);
+    }
+
+    /**
+     * Records the failure {@code t}, which was made of {@code original} (itself, or its
+     * wrapper), as {@link #recordFailure(Throwable)} does, and keeps both in the lists that
+     * {@link #originals()} and {@link #thrown()} return.
+     */
+    boolean recordFailure(Throwable t, Throwable original) {
         lock.lock();
         try {
+            originals.add(original);
+            thrown.add(t);
             Throwable first = failure;
             if (first == null) {
                 failure = t;
@@ -193,6 +208,26 @@ final class TaskGroupState<T> {
                 first.addSuppressed(t);
             }
             return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The failures recorded so far, as the originals, in the order recorded: a snapshot. */
+    List<Throwable> originals() {
+        lock.lock();
+        try {
+            return List.copyOf(originals);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The failures recorded so far, as thrown (wrapped if checked), in the same order. */
+    List<Throwable> thrown() {
+        lock.lock();
+        try {
+            return List.copyOf(thrown);
         } finally {
             lock.unlock();
         }
@@ -292,6 +327,25 @@ final class TaskGroupState<T> {
     void awaitEmpty(Object blocker, String method) throws InterruptedException {
         if ((word & COUNT) != 0L) {
             waiters.await(() -> (word & COUNT) == 0L, blocker, name, method);
+        }
+    }
+
+    /**
+     * Waits, interruptibly, until no member is left or {@code nanos} have passed.
+     *
+     * @return false if the time passed first
+     * @throws InterruptedException by the interrupt rule
+     */
+    boolean awaitEmptyNanos(long nanos, Object blocker, String method)
+            throws InterruptedException {
+        return (word & COUNT) == 0L
+                || waiters.awaitNanos(() -> (word & COUNT) == 0L, nanos, blocker, name, method);
+    }
+
+    /** Waits, through interrupts (the flag is set again on return), until no member is left. */
+    void awaitEmptyUninterruptibly(Object blocker) {
+        if ((word & COUNT) != 0L) {
+            waiters.awaitUninterruptibly(() -> (word & COUNT) == 0L, blocker);
         }
     }
 

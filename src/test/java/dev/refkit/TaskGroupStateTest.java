@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.refkit.internal.MemberList;
@@ -137,5 +138,49 @@ final class TaskGroupStateTest {
                 assertEquals(1, st.count());
             }
         }
+    }
+
+    @Test
+    void recordFailure_withOriginal_listsBothInOrder() {
+        RuntimeException a = new RuntimeException("a");
+        Exception raw = new Exception("b");
+        RuntimeException wrapped = new RuntimeException("wrapped b", raw);
+        assertTrue(s.recordFailure(a));
+        assertFalse(s.recordFailure(wrapped, raw));
+        assertEquals(List.of(a, raw), s.originals());
+        assertEquals(List.of(a, wrapped), s.thrown());
+        assertSame(wrapped, a.getSuppressed()[0]);
+        assertThrows(UnsupportedOperationException.class, () -> s.originals().clear());
+    }
+
+    @Test
+    void awaitEmptyNanos_memberLeft_timesOutThenTrueOnceEmpty() throws Exception {
+        assertTrue(s.awaitEmptyNanos(0L, this, "awaitTasks()"));
+        MemberList.Member<String> a = MemberList.member("a");
+        s.register(a);
+        assertFalse(s.awaitEmptyNanos(1_000_000L, this, "awaitTasks()"));
+        s.deregister(a);
+        assertTrue(s.awaitEmptyNanos(0L, this, "awaitTasks()"));
+    }
+
+    /** The uninterruptible wait ends on the last deregister and keeps an interrupt. */
+    @Test
+    void awaitEmptyUninterruptibly_interrupted_keepsWaitingSetsFlag() throws Exception {
+        MemberList.Member<String> a = MemberList.member("a");
+        s.register(a);
+        java.util.concurrent.atomic.AtomicBoolean flag =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        TestThreads.Call c = TestThreads.startCall(() -> {
+            s.awaitEmptyUninterruptibly(this);
+            flag.set(Thread.currentThread().isInterrupted());
+            return null;
+        });
+        TestThreads.awaitParked(c.thread);
+        c.thread.interrupt();
+        TestThreads.awaitParked(c.thread);
+        assertTrue(c.thread.isAlive());
+        s.deregister(a);
+        assertEquals(null, c.join());
+        assertTrue(flag.get());
     }
 }

@@ -3,7 +3,10 @@ package dev.refkit.internal;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -122,6 +125,19 @@ public abstract class ThreadBinding<T> {
      */
     public abstract void runWith(T value, Runnable op);
 
+    /**
+     * Runs {@code op} on the current thread with no value bound ({@link #get()} in it returns
+     * null); the binding the thread had before is back when {@code op} returns or throws.
+     *
+     * @param <R> the type of the result
+     * @param op what to run
+     * @return what {@code op} returned
+     * @throws NullPointerException if {@code op} is null
+     * @throws RuntimeException what {@code op} throws
+     * @throws Error what {@code op} throws
+     */
+    public abstract <R> R callUnbound(Supplier<R> op);
+
     private static final class Local<T> extends ThreadBinding<T> {
         private final ThreadLocal<@Nullable T> local = new ThreadLocal<>();
 
@@ -144,16 +160,37 @@ public abstract class ThreadBinding<T> {
             try {
                 op.run();
             } finally {
-                if (previous == null) {
-                    local.remove();
-                } else {
-                    local.set(previous);
-                }
+                restore(previous);
+            }
+        }
+
+        @Override
+        public <R> R callUnbound(Supplier<R> op) {
+            Objects.requireNonNull(op, "op");
+            T previous = local.get();
+            if (previous == null) {
+                return op.get();
+            }
+            local.remove();
+            try {
+                return op.get();
+            } finally {
+                restore(previous);
+            }
+        }
+
+        private void restore(@Nullable T previous) {
+            if (previous == null) {
+                local.remove();
+            } else {
+                local.set(previous);
             }
         }
     }
 
     private static final class Scoped<T> extends ThreadBinding<T> {
+        /** Bound by {@link #callUnbound}: read as no value. */
+        private static final Object UNBOUND = new Object();
         private final Object key;
 
         Scoped(Object key) {
@@ -171,7 +208,11 @@ public abstract class ThreadBinding<T> {
             try {
                 MethodHandle isBound = Objects.requireNonNull(IS_BOUND);
                 MethodHandle get = Objects.requireNonNull(GET);
-                return (boolean) isBound.invokeExact(key) ? (T) (Object) get.invokeExact(key) : null;
+                if (!(boolean) isBound.invokeExact(key)) {
+                    return null;
+                }
+                Object v = (Object) get.invokeExact(key);
+                return v == UNBOUND ? null : (T) v;
             } catch (RuntimeException | Error e) {
                 throw e;
             } catch (Throwable e) {
@@ -181,11 +222,21 @@ public abstract class ThreadBinding<T> {
 
         @Override
         public void runWith(T value, Runnable op) {
-            Objects.requireNonNull(value, "value");
+            bind(Objects.requireNonNull(value, "value"), Objects.requireNonNull(op, "op"));
+        }
+
+        @Override
+        public <R> R callUnbound(Supplier<R> op) {
             Objects.requireNonNull(op, "op");
+            List<R> result = new ArrayList<>(1);
+            bind(UNBOUND, () -> result.add(op.get()));
+            return result.get(0);
+        }
+
+        private void bind(Object value, Runnable op) {
             Object carrier;
             try {
-                carrier = (Object) Objects.requireNonNull(WHERE).invokeExact(key, (Object) value);
+                carrier = (Object) Objects.requireNonNull(WHERE).invokeExact(key, value);
             } catch (RuntimeException | Error e) {
                 throw e;
             } catch (Throwable e) {

@@ -93,4 +93,25 @@ class ThreadBindingTest {
         assertThrows(NullPointerException.class, () -> b.runWith(null, () -> {}));
         assertThrows(NullPointerException.class, () -> b.runWith("v", null));
     }
+
+    @ParameterizedTest
+    @MethodSource("bindings")
+    void callUnbound_insideRunWith_seesNone_thenOuterAgain_evenIfItThrows(ThreadBinding<String> b) {
+        AtomicReference<String> inside = new AtomicReference<>("unset");
+        AtomicReference<String> after = new AtomicReference<>();
+        b.runWith("outer", () -> {
+            assertEquals("result", b.callUnbound(() -> {
+                inside.set(b.get());
+                b.runWith("nested", () -> assertEquals("nested", b.get()));
+                return "result";
+            }));
+            assertThrows(IllegalStateException.class, () -> b.callUnbound(() -> {
+                throw new IllegalStateException("boom");
+            }));
+            after.set(b.get());
+        });
+        assertNull(inside.get());
+        assertEquals("outer", after.get());
+        assertNull(b.callUnbound(() -> b.get()));
+    }
 }
