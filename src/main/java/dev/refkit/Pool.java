@@ -209,9 +209,10 @@ public final class Pool<T> implements AutoCloseable {
     // Size, upkeep, stats
 
     /**
-     * Changes the most objects alive at once. Growing serves waiters at once. Shrinking
-     * destroys idle objects until the pool fits, and lent ones as they come back; it never
-     * takes an object from a borrower.
+     * Changes the most objects alive at once. Growing gives the new room to waiting borrowers
+     * before it returns (a {@code borrowAsync} future may complete later, on the pool's
+     * daemon thread). Shrinking destroys idle objects until the pool fits, and lent ones as
+     * they come back; it never takes an object from a borrower.
      *
      * @param newMaxSize the new bound, at least 1
      * @throws IllegalArgumentException if {@code newMaxSize < 1}

@@ -35,7 +35,10 @@ public final class PoolStats {
         this.longestWait = Objects.requireNonNull(longestWait, "longestWait");
     }
 
-    /** {@return the objects alive (idle or lent)} */
+    /**
+     * {@return the objects alive (idle or lent); an object counts no more once the pool has
+     * begun to destroy it, even while its destroyer still runs}
+     */
     public int size() {
         return size;
     }
