@@ -272,11 +272,17 @@ abstract class TaskGroupCore {
 
     /**
      * A task's body threw {@code raw}: it counts as cancelled if {@code raw} is of a
-     * cancellation type and the group or the task was cancelled; else it failed. A failure
-     * is recorded (or, protected, logged) before the task completes, and the first one of
-     * an unprotected task decides the group's failure before it cancels the group.
+     * cancellation type and the group, its run state or the task was cancelled; else it
+     * failed. A run state cancelled directly (or by its parent) wakes its sleepers before
+     * its listener cancels the group, so a woken task may get here first: it then cancels
+     * the group itself. A failure is recorded (or, protected, logged) before the task
+     * completes, and the first one of an unprotected task decides the group's failure
+     * before it cancels the group.
      */
     private void ended(GroupTask<?> t, Throwable raw) {
+        if (!state.isCancelled() && isCancellation(raw) && runState.isCancelled()) {
+            cancelQuietly(runState.cancelReason().orElse(null));
+        }
         boolean groupCancelled = state.isCancelled();
         if (isCancellation(raw) && (groupCancelled || t.isCancelled())) {
             t.cancelled(groupCancelled ? state.cancelMessage() : null);

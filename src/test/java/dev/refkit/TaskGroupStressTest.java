@@ -165,4 +165,27 @@ final class TaskGroupStressTest {
         assertEquals(accepted.get(), ran);
         assertEquals(endedAtClose, ended.get(), "a task ran after close returned");
     }
+
+    /**
+     * The group's own run state cancelled directly, 2000 times: a task woken from
+     * {@code RunState.sleep} by that cancel, which then throws {@code CancellationException}
+     * from {@code throwIfCancelled()}, is
+     * cancelled, never a failure, even when it ends before the group has seen the cancel.
+     */
+    @Test
+    void runStateCancelledDirectly_wokenSleeperIsNeverAFailure() throws Exception {
+        for (int round = 0; round < 2000; round++) {
+            TaskGroup g = TaskGroup.open("g" + round);
+            CountDownLatch asleep = new CountDownLatch(1);
+            Task<?> t = g.spawn(() -> {
+                asleep.countDown();
+                g.runState().sleep(java.time.Duration.ofMinutes(10));
+                g.runState().throwIfCancelled();
+            });
+            await(asleep);
+            g.runState().cancel("stop");
+            g.close(); // throws the task's failure if it counted as one
+            assertEquals(Status.CANCELLED, t.status(), "round " + round + ": " + t);
+        }
+    }
 }
