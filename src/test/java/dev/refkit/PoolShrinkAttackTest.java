@@ -52,6 +52,23 @@ class PoolShrinkAttackTest {
         }
     }
 
+    /**
+     * A pool of {@code live}'s objects whose destroyer counts {@code inDestroy} down, then
+     * blocks until {@code release} opens (an interrupt ends the block, flag kept).
+     */
+    private static Pool<Object> blockingDestroyPool(Live live, int maxSize,
+            CountDownLatch inDestroy, CountDownLatch release) {
+        return Pool.builder(live::make).maxSize(maxSize).destroy(o -> {
+            inDestroy.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            live.destroyed();
+        }).build();
+    }
+
     private static void await(BooleanSupplier cond, String what) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!cond.getAsBoolean()) {
@@ -228,15 +245,7 @@ class PoolShrinkAttackTest {
         Live live = new Live();
         CountDownLatch inDestroy = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Pool<Object> pool = Pool.builder(live::make).maxSize(2).destroy(o -> {
-            inDestroy.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            live.destroyed();
-        }).build();
+        Pool<Object> pool = blockingDestroyPool(live, 2, inDestroy, release);
         assertExactlyBorrowable(pool, 2); // 2 idle
         Thread shrinker = start("shrinker", () -> pool.setMaxSize(1));
         assertTrue(inDestroy.await(5, TimeUnit.SECONDS));
@@ -265,15 +274,7 @@ class PoolShrinkAttackTest {
         Live live = new Live();
         CountDownLatch inDestroy = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Pool<Object> pool = Pool.builder(live::make).maxSize(2).destroy(o -> {
-            inDestroy.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            live.destroyed();
-        }).build();
+        Pool<Object> pool = blockingDestroyPool(live, 2, inDestroy, release);
         Lease<Object> a = pool.borrow();
         Lease<Object> b = pool.borrow();
         CompletableFuture<Lease<Object>> waiter = pool.borrowAsync();
@@ -303,15 +304,7 @@ class PoolShrinkAttackTest {
         Live live = new Live();
         CountDownLatch inDestroy = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Pool<Object> pool = Pool.builder(live::make).maxSize(1).destroy(o -> {
-            inDestroy.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            live.destroyed();
-        }).build();
+        Pool<Object> pool = blockingDestroyPool(live, 1, inDestroy, release);
         Lease<Object> a = pool.borrow();
         AtomicReference<Throwable> err = new AtomicReference<>();
         AtomicReference<Lease<Object>> got = new AtomicReference<>();
