@@ -132,7 +132,7 @@ abstract class TaskGroupCore {
      * so the group it builds is no group's child; restores the current group after.
      */
     static <G extends TaskGroupCore> G detached(Supplier<G> open) {
-        return CURRENT.get() == null ? open.get() : CURRENT.callUnbound(open);
+        return CURRENT.callUnbound(open);
     }
 
     static Callable<@Nullable Void> callable(RunState.ThrowingRunnable body) {

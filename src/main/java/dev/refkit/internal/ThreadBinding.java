@@ -3,8 +3,6 @@ package dev.refkit.internal;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -226,11 +224,15 @@ public abstract class ThreadBinding<T> {
         }
 
         @Override
+        @SuppressWarnings("unchecked") // result[0] holds what op returned, an R
         public <R> R callUnbound(Supplier<R> op) {
             Objects.requireNonNull(op, "op");
-            List<R> result = new ArrayList<>(1);
-            bind(UNBOUND, () -> result.add(op.get()));
-            return result.get(0);
+            if (get() == null) {
+                return op.get();
+            }
+            Object[] result = new Object[1];
+            bind(UNBOUND, () -> result[0] = op.get());
+            return (R) result[0];
         }
 
         private void bind(Object value, Runnable op) {
