@@ -380,9 +380,9 @@ public abstract class BackgroundService extends MultiOpen {
      * {@link #open()} does, through interrupts), {@code RUNNING} once it returned,
      * {@code STOPPING} while the close runs, {@code TERMINATED} once it returned. An open
      * or a close that throws makes the view {@code FAILED} with exactly what it threw as
-     * {@code failureCause()} (the very object: a {@code start} or task failure that is
-     * unchecked as itself, a checked one in the {@link LifecycleException} the open or close
-     * threw). So a Refkit service joins a Guava
+     * {@code failureCause()} (the very object: an unchecked failure of {@code start} or of
+     * a task as itself, a checked one in the {@link LifecycleException} that the open or the
+     * close threw). So a Refkit service joins a Guava
      * {@link com.google.common.util.concurrent.ServiceManager}.
      *
      * <p>The view's open is counted as any other: other owners' closes leave it alone, so
@@ -434,12 +434,20 @@ public abstract class BackgroundService extends MultiOpen {
      * up on an interrupt, as always); the last close and {@code stop()} wait for
      * {@code TERMINATED} through interrupts, as they wait for every task.
      *
+     * <p><b>Memory consistency effects.</b> The Guava service's start-up happens-before the
+     * first open returns; its shut-down happens-before the last close (or {@code stop()})
+     * returns or throws.
+     *
      * <p>The open fails, and no cycle begins, with {@link LifecycleException}
      * {@code "NAME: Guava service S failed to start"} (the cause its {@code failureCause()})
      * if the Guava service fails to start; with {@link IllegalStateException} if it stops
      * before it is {@code RUNNING}, if it was not {@code NEW} at the first open, or in any
      * later cycle: {@code "NAME: open() in a new cycle, but the Guava service S ran in an
-     * earlier one and cannot start again"}, since a Guava service cannot restart.
+     * earlier one and cannot start again"}, since a Guava service cannot restart. A
+     * {@code cancel()} that comes while the first open starts the Guava service has it
+     * stopped before that open returns (the service is then open, idle); should it fail as
+     * it stops, that open fails with its {@code failureCause()} instead (as every startup
+     * failure: a checked one wrapped, see {@link #open()}).
      *
      * @param name the service's name, and its task's
      * @param service the Guava service, {@code NEW}; nobody else should start it

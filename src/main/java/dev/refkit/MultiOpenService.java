@@ -75,7 +75,11 @@ final class MultiOpenService extends AbstractService {
                 return;
             }
             handle = h;
-            notifyStarted(); // calls doStop() if stopAsync() came meanwhile
+            try {
+                notifyStarted(); // calls doStop() if stopAsync() came meanwhile
+            } catch (Throwable e) { // that doStop() could not launch its thread
+                notifyFailed(e);
+            }
         });
     }
 

@@ -293,6 +293,28 @@ final class MultiOpenServiceTest {
         assertEquals(0, r.startups.get());
     }
 
+    /** stopAsync() while starting, and the close's thread cannot be made: FAILED, not stuck. */
+    @Test
+    void stopAsync_whileStartingNoThreadForTheClose_failedNotStuckStopping() throws Exception {
+        Res r = new Res("db");
+        r.startupGate = new CountDownLatch(1);
+        AtomicInteger made = new AtomicInteger();
+        ThreadFactory once = job -> {
+            if (made.incrementAndGet() > 1) {
+                return null;
+            }
+            Thread t = new Thread(job, "test-open");
+            t.setDaemon(true);
+            return t;
+        };
+        MultiOpenService s = new MultiOpenService(r, once);
+        s.startAsync();
+        await(r.inStartup);
+        s.stopAsync();
+        r.startupGate.countDown();
+        assertInstanceOf(RejectedExecutionException.class, awaitFailed(s));
+    }
+
     /** Default threads: virtual where the JDK has them, else daemons NAME-service-N. */
     @Test
     void defaultThreads_daemonsNamedAfterTheObject() throws Exception {
