@@ -1,6 +1,9 @@
 package dev.refkit;
 
+import com.google.common.util.concurrent.Service;
 import dev.refkit.internal.Interrupts;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -39,6 +42,15 @@ import org.slf4j.LoggerFactory;
  * the task's {@link LifecycleException}, {@code "NAME: task T failed"}), with every later
  * one attached with {@code addSuppressed}. {@link #failures()} lists them all, whether
  * reported or not.
+ *
+ * <p><b>Guava interop.</b> {@link #asService()} is this service as a Guava
+ * {@link Service}, holding one open of its own from {@code startAsync()} to
+ * {@code stopAsync()}, so that it joins a Guava
+ * {@link com.google.common.util.concurrent.ServiceManager} beside Guava's own services; a
+ * failed open or close makes it {@code FAILED} with that exception. The other way round,
+ * {@link #of(String, Service)} runs a Guava service as a {@code BackgroundService}: the first
+ * open starts it and waits until it is {@code RUNNING}, the last close stops it and waits
+ * until it is {@code TERMINATED}, and its failure is the service's.
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread, except that
  * {@code stop()} and {@code awaitTasks} throw {@link IllegalStateException} in a task of
@@ -92,6 +104,9 @@ public abstract class BackgroundService extends MultiOpen {
 
     /** The current (or last) cycle; null before the first open. */
     private volatile @Nullable Cycle cycle;
+
+    /** The one Guava view, made by the first {@link #asService()}; then never changes. */
+    private volatile @Nullable Service guavaView;
 
     /**
      * Creates a service with the given name, used in every message, for its group and in
@@ -353,6 +368,97 @@ public abstract class BackgroundService extends MultiOpen {
                 + ", failed=" + failed + ", restarts=" + restarts + "}";
     }
 
+    // ---------------------------------------------------------------- Guava interop
+
+    /**
+     * Returns this service as a Guava {@link Service}: the same object on every call (made by
+     * the first call; threads racing on it all get the one that won). Its
+     * {@code startAsync()} opens this service, on a new thread (virtual where the JDK has
+     * them, else a daemon thread {@code NAME-service-N}), and the view holds that one open
+     * of its own; {@code stopAsync()} closes that open, on a new thread. Neither blocks its
+     * caller. Its states follow: {@code STARTING} while the open runs (it waits as
+     * {@link #open()} does, through interrupts), {@code RUNNING} once it returned,
+     * {@code STOPPING} while the close runs, {@code TERMINATED} once it returned. An open
+     * or a close that throws makes the view {@code FAILED} with exactly what it threw as
+     * {@code failureCause()} (the very object: an unchecked failure of {@code start} or of
+     * a task as itself, a checked one in the {@link LifecycleException} that the open or the
+     * close threw). So a Refkit service joins a Guava
+     * {@link com.google.common.util.concurrent.ServiceManager}.
+     *
+     * <p>The view's open is counted as any other: other owners' closes leave it alone, so
+     * this service stays open at least until the view stops, and the view's close shuts it
+     * down only if it is the last. A {@code stopAsync()} while the open runs cannot cancel
+     * it: the view reads {@code STOPPING} and closes its open as soon as the open returns.
+     * A Guava service runs once: after {@code TERMINATED} or {@code FAILED} the view cannot
+     * start again (Guava's rule), though this service can be opened again directly.
+     * {@code toString()} is {@code Service[NAME]{STATE}} (with {@code , failure=CAUSE}
+     * when {@code FAILED}).
+     *
+     * <p><b>Thread safety and memory effects.</b> Any method of the view from any thread, as
+     * for every Guava {@code AbstractService}; this method never blocks. The actions of
+     * {@code start} happen-before the view reads {@code RUNNING}; the view's
+     * {@code TERMINATED} or {@code FAILED} after a close happens-after that close returned
+     * or threw.
+     *
+     * @return the one Guava view of this service
+     */
+    public final Service asService() {
+        Service s = guavaView;
+        if (s != null) {
+            return s;
+        }
+        Service made = new MultiOpenService(this);
+        Service won = (Service) GUAVA_VIEW.compareAndExchange(this, null, made);
+        return won != null ? won : made;
+    }
+
+    /**
+     * Returns a service that runs the Guava {@code service}, once. Its first open starts the
+     * Guava service and waits until it is {@code RUNNING}; its last close stops it and waits
+     * until it is {@code TERMINATED}. While open, one task named {@code name} stands for the
+     * Guava service: {@link #isRunning()} is true while it runs, and {@link #cancel()}
+     * stops it (the service then stays open, idle, until its last close).
+     *
+     * <p><b>The Guava service on its own.</b> If the Guava service leaves {@code RUNNING} by
+     * itself while this service is open (someone else stopped it, or it failed), the task
+     * ends when it is {@code TERMINATED} or {@code FAILED}: {@code isRunning()} turns false
+     * and the service stays open, idle. A {@code FAILED} Guava service, whether on its own
+     * or while being stopped, is a task failure: its {@code failureCause()}, the very object,
+     * is in {@link #failures()}, and it is thrown by the first of {@link #awaitTasks()},
+     * {@link #stop()} or the last close, as every task failure is (a checked one in a
+     * {@link LifecycleException} {@code "NAME: task NAME failed"}).
+     *
+     * <p><b>Blocking and interrupts.</b> The first open waits for {@code RUNNING} as
+     * {@link Service#awaitRunning()} does, through interrupts (the flag stays set), also in
+     * {@link #openInterruptibly()} (whose openers waiting for another thread's startup give
+     * up on an interrupt, as always); the last close and {@code stop()} wait for
+     * {@code TERMINATED} through interrupts, as they wait for every task.
+     *
+     * <p><b>Memory consistency effects.</b> The Guava service's start-up happens-before the
+     * first open returns; its shut-down happens-before the last close (or {@code stop()})
+     * returns or throws.
+     *
+     * <p>The open fails, and no cycle begins, with {@link LifecycleException}
+     * {@code "NAME: Guava service S failed to start"} (the cause its {@code failureCause()})
+     * if the Guava service fails to start; with {@link IllegalStateException} if it stops
+     * before it is {@code RUNNING}, if it was not {@code NEW} at the first open, or in any
+     * later cycle: {@code "NAME: open() in a new cycle, but the Guava service S ran in an
+     * earlier one and cannot start again"}, since a Guava service cannot restart. A
+     * {@code cancel()} that comes while the first open starts the Guava service has it
+     * stopped before that open returns (the service is then open, idle); should it fail as
+     * it stops, that open fails with its {@code failureCause()} instead (as every startup
+     * failure: a checked one wrapped, see {@link #open()}).
+     *
+     * @param name the service's name, and its task's
+     * @param service the Guava service, {@code NEW}; nobody else should start it
+     * @return a new service, not yet open
+     * @throws NullPointerException if an argument is null
+     */
+    public static BackgroundService of(String name, Service service) {
+        GuavaServiceRunner runner = new GuavaServiceRunner(name, service);
+        return new Factory(name, runner::start);
+    }
+
     // ---------------------------------------------------------------- factories
 
     /**
@@ -459,6 +565,18 @@ public abstract class BackgroundService extends MultiOpen {
         @Override
         protected void start(TaskGroup tasks) throws Exception {
             starter.start(tasks);
+        }
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle GUAVA_VIEW;
+
+    static {
+        try {
+            GUAVA_VIEW = MethodHandles.lookup().findVarHandle(BackgroundService.class,
+                    "guavaView", Service.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
         }
     }
 }
