@@ -30,6 +30,9 @@ public final class Demo {
         System.out.println("== TaskGroup: tasks that never outlive their owner, no failure lost");
         TaskGroupDemo.run();
         System.out.println();
+        System.out.println("== BackgroundService: shared background work, restarted when it fails, stopped by the last close");
+        ServiceDemo.run();
+        System.out.println();
         System.out.println("Refkit demo done.");
     }
 }
