@@ -7,6 +7,7 @@ import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -102,6 +103,9 @@ public abstract class BackgroundService extends MultiOpen {
         }
     }
 
+    /** The threads of every cycle's group; null for the group's default. */
+    private final @Nullable ThreadFactory threadFactory;
+
     /** The current (or last) cycle; null before the first open. */
     private volatile @Nullable Cycle cycle;
 
@@ -117,6 +121,22 @@ public abstract class BackgroundService extends MultiOpen {
      */
     protected BackgroundService(String name) {
         super(Objects.requireNonNull(name, "name"));
+        this.threadFactory = null;
+    }
+
+    /**
+     * Creates a service whose tasks run on threads of {@code threadFactory}, say platform
+     * threads on a JDK that has virtual ones (the default: see
+     * {@link TaskGroup.Builder#threadFactory}). Each cycle's group asks it for threads of its
+     * own; a thread may run several tasks of the cycle, one after another.
+     *
+     * @param name the name, used in every message, for its group and in {@code toString()}
+     * @param threadFactory makes the threads of every cycle's group
+     * @throws NullPointerException if an argument is null
+     */
+    protected BackgroundService(String name, ThreadFactory threadFactory) {
+        super(Objects.requireNonNull(name, "name"));
+        this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
     }
 
     /**
@@ -138,8 +158,10 @@ public abstract class BackgroundService extends MultiOpen {
     @Override
     protected final void startup() throws Exception {
         Cycle previous = cycle;
-        TaskGroup g = TaskGroupCore.detached(
-                () -> TaskGroup.builder(name()).cancelOnFailure(false).build());
+        TaskGroup g = TaskGroupCore.detached(() -> {
+            TaskGroup.Builder b = TaskGroup.builder(name()).cancelOnFailure(false);
+            return (threadFactory == null ? b : b.threadFactory(threadFactory)).build();
+        });
         Cycle c = new Cycle(g);
         cycle = c;
         try {

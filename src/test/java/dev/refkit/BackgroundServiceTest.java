@@ -51,6 +51,38 @@ final class BackgroundServiceTest {
         }
     }
 
+    /** A service made with a thread factory runs its tasks on that factory's threads. */
+    @Test
+    void threadFactory_tasksRunOnItsThreads_eachCycle() throws Exception {
+        AtomicInteger made = new AtomicInteger();
+        java.util.concurrent.ThreadFactory factory = r -> {
+            Thread t = new Thread(r, "svc-thread-" + made.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+        java.util.Queue<String> ranOn = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        BackgroundService s = new BackgroundService("svc", factory) {
+            @Override
+            protected void start(TaskGroup tasks) {
+                tasks.spawn(() -> {
+                    ranOn.add(Thread.currentThread().getName());
+                });
+            }
+        };
+        for (int cycle = 1; cycle <= 2; cycle++) {
+            s.open();
+            s.awaitTasks();
+            s.close();
+            assertEquals(cycle, ranOn.size());
+        }
+        assertTrue(ranOn.stream().allMatch(n -> n.startsWith("svc-thread-")), ranOn.toString());
+        assertEquals(2, made.get(), "one thread per cycle's group");
+        assertThrows(NullPointerException.class, () -> new BackgroundService("x", null) {
+            @Override
+            protected void start(TaskGroup tasks) {}
+        });
+    }
+
     /** Spins until no task of {@code tasks} is still waiting to begin (a cancel skips those). */
     private static void awaitBegun(java.util.function.Supplier<List<Task<?>>> tasks) {
         while (tasks.get().stream().anyMatch(t -> t.status() == Task.Status.SCHEDULED)) {

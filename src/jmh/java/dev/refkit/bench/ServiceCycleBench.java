@@ -3,7 +3,6 @@ package dev.refkit.bench;
 import com.google.common.util.concurrent.AbstractExecutionThreadService;
 import dev.refkit.BackgroundService;
 import dev.refkit.Handle;
-import dev.refkit.MultiOpen;
 import dev.refkit.TaskGroup;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -36,13 +35,9 @@ import org.openjdk.jmh.annotations.State;
  *       {@code startAsync().awaitRunning()}, then {@code stopAsync().awaitTerminated()}.</li>
  *   <li>{@code platform_guava}: the same with Guava's default {@code executor()} (a new
  *       platform thread per start).</li>
- *   <li>{@code platform_refkitEquivalent}: a {@code BackgroundService} cannot be told to use
- *       platform threads (no thread factory in its API; on JDK 17 it uses daemon platform
- *       threads, but this jar runs on JDK 25), so this is its JDK-17 path rebuilt from public
- *       parts: a {@link MultiOpen} whose {@code startup()} opens a supervising
- *       {@link TaskGroup} over a daemon platform {@code ThreadFactory} (what the group's
- *       default is on JDK 17) and spawns the same task, and whose {@code shutdown()} cancels
- *       and closes it.</li>
+ *   <li>{@code platform_refkitStarted}: {@code virtual_refkitStarted}'s service made with
+ *       {@code BackgroundService(name, threadFactory)} over daemon platform threads (what a
+ *       service uses by default on JDK 17).</li>
  * </ul>
  * Target: Refkit at most half Guava's time, on platform and on virtual threads.
  * <pre>
@@ -80,38 +75,16 @@ public class ServiceCycleBench {
             super("bench-service");
         }
 
+        StartedSleeper(ThreadFactory threads) {
+            super("bench-service", threads);
+        }
+
         @Override
         protected void start(TaskGroup tasks) throws InterruptedException {
             tasks.start(started -> {
                 started.started(null);
                 tasks.runState().sleep(LONG);
             });
-        }
-    }
-
-    /** BackgroundService's cycle on the JDK-17 path: a platform-thread group per cycle. */
-    static final class PlatformEquivalent extends MultiOpen {
-        private TaskGroup group;
-
-        PlatformEquivalent() {
-            super("bench-service");
-        }
-
-        @Override
-        protected void startup() {
-            TaskGroup g = TaskGroup.builder("bench-service").cancelOnFailure(false)
-                    .threadFactory(PLATFORM).build();
-            group = g;
-            g.spawn("sleeper", () -> {
-                g.runState().sleep(LONG);
-            });
-        }
-
-        @Override
-        protected void shutdown() {
-            TaskGroup g = group;
-            g.cancel("last close()");
-            g.close();
         }
     }
 
@@ -142,7 +115,7 @@ public class ServiceCycleBench {
 
     private final Sleeper sleeper = new Sleeper();
     private final StartedSleeper startedSleeper = new StartedSleeper();
-    private final PlatformEquivalent platformEquivalent = new PlatformEquivalent();
+    private final StartedSleeper platformSleeper = new StartedSleeper(PLATFORM);
 
     /** BackgroundService: the first open starts the cycle, the last close stops it. */
     @Benchmark
@@ -178,11 +151,11 @@ public class ServiceCycleBench {
         return s.state();
     }
 
-    /** BackgroundService's JDK-17 cycle rebuilt from MultiOpen and a platform-thread group. */
+    /** BackgroundService on platform threads (its thread-factory constructor), start waiting. */
     @Benchmark
-    public int platform_refkitEquivalent() {
-        Handle h = platformEquivalent.open();
+    public int platform_refkitStarted() {
+        Handle h = platformSleeper.open();
         h.close();
-        return platformEquivalent.openCount();
+        return platformSleeper.openCount();
     }
 }
