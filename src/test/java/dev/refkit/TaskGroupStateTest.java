@@ -89,6 +89,31 @@ final class TaskGroupStateTest {
         assertSame(f, s.outcome());
     }
 
+    /**
+     * The count follows registers and deregisters through many comings and goings, and the
+     * wait that begins after the last deregister returns at once.
+     */
+    @Test
+    void count_registeredMinusEnded_throughManyCycles() throws Exception {
+        List<MemberList.Member<String>> live = new ArrayList<>();
+        for (int round = 0; round < 1000; round++) {
+            MemberList.Member<String> m = MemberList.member("m" + round);
+            assertTrue(s.register(m));
+            live.add(m);
+            if (round % 3 == 2) {
+                s.deregister(live.remove(0));
+                s.deregister(live.remove(0));
+            }
+            assertEquals(live.size(), s.count());
+        }
+        for (MemberList.Member<String> m : live) {
+            s.deregister(m);
+        }
+        assertEquals(0, s.count());
+        s.awaitEmpty(this, "join()"); // returns at once
+        assertEquals(List.of(), s.members());
+    }
+
     /** The last deregister wakes a thread waiting for the members to end. */
     @Test
     void awaitEmpty_lastDeregister_wakes() throws Exception {

@@ -28,7 +28,8 @@ import org.openjdk.jcstress.infra.results.II_Result;
  * (exactly that failure is what {@code close()} throws, nothing suppressed, the success kept);
  * and {@link Task#cancel(boolean) cancel(true)} racing the task's normal end (the task is
  * done exactly once, {@code SUCCEEDED} or {@code CANCELLED}, and {@code status()},
- * {@code isCancelled()}, {@code get()} and its listener all agree). Each state opens its own
+ * {@code isCancelled()}, {@code get()} and its listener all agree); and a task's end racing
+ * {@code close()}'s wait for it (the closer is always woken). Each state opens its own
  * group and the arbiter (or an actor) closes it, so no thread outlives a state. Kept to three
  * classes to fit CI's quick-mode budget.
  *
@@ -295,6 +296,51 @@ public final class TaskGroupTests {
             Task<Integer> t = task;
             r.r1 = t.status().ordinal();
             r.r2 = t.status() == Task.Status.SUCCEEDED ? t.resultNow() : -1;
+        }
+    }
+
+    /**
+     * A task's end racing {@code close()}'s wait for it: the task is released by one actor
+     * while the other closes, so the last end and the closer's park meet (the end wakes
+     * the waiters only when it leaves none: a lost wake-up hangs close(), which jcstress
+     * reports as a stuck run). close() must return, and only after the body ended. r1: the
+     * body had ended
+     * when close() returned (1) or not (0); r2: the task's status after both.
+     */
+    @JCStressTest
+    @Outcome(id = "1, 2", expect = ACCEPTABLE, desc = "close() waited for the task's end, however they met")
+    @Outcome(id = "0, 2", expect = FORBIDDEN, desc = "close() returned before the task ended")
+    @Outcome(expect = FORBIDDEN, desc = "anything else: a wrong status (a close that never returns fails the run as stuck)")
+    @State
+    public static class TaskEndRacesCloseWait {
+        final TaskGroup group = TaskGroup.open("jcstress");
+        final AtomicInteger ended = new AtomicInteger();
+        volatile boolean release;
+        volatile int endedAtClose = -1;
+        final Task<Integer> task = group.spawn(() -> {
+            long deadline = System.nanoTime() + RENDEZVOUS_NANOS;
+            while (!release && System.nanoTime() - deadline < 0) {
+                Thread.onSpinWait();
+            }
+            ended.incrementAndGet();
+            return 1;
+        });
+
+        @Actor
+        public void releaser() {
+            release = true;
+        }
+
+        @Actor
+        public void closer() {
+            group.close();
+            endedAtClose = ended.get();
+        }
+
+        @Arbiter
+        public void arbiter(II_Result r) {
+            r.r1 = endedAtClose;
+            r.r2 = task.status().ordinal();
         }
     }
 }
