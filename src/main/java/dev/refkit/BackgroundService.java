@@ -55,7 +55,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Thread safety.</b> Every method may be called from any thread, except that
  * {@code stop()} and {@code awaitTasks} throw {@link IllegalStateException} in a task of
- * this service, which would wait for itself. {@link #cancel()}, {@link #isRunning()},
+ * this service, which would wait for itself. The last {@code close()} from one of its own
+ * tasks is misuse too, but the count has then already reached zero: it cancels every task,
+ * does not wait (that task has not ended), and throws {@code IllegalStateException}
+ * ({@code "NAME: last close() from one of its own tasks; tasks cancelled, not awaited"}); the
+ * service is closed while its tasks end, and {@link #tasks()} and {@link #isRunning()} show
+ * them until they have. {@link #cancel()}, {@link #isRunning()},
  * {@link #tasks()}, {@link #failures()} and {@link #toString()} never block.
  *
  * <p><b>Memory consistency effects.</b> Actions in {@code start} happen-before its tasks
@@ -186,7 +191,8 @@ public abstract class BackgroundService extends MultiOpen {
      * Cancels the group, waits for every task, closes it, throws what is unreported; final
      * here.
      *
-     * @throws IllegalStateException if called from a task of this service
+     * @throws IllegalStateException if called from a task of this service (the tasks are
+     *     cancelled, not awaited)
      * @throws RuntimeException the first unreported failure (see <b>Failures</b>)
      */
     @Override
@@ -365,7 +371,8 @@ public abstract class BackgroundService extends MultiOpen {
 
     /**
      * Returns a snapshot of this cycle's tasks not yet ended: scheduled, running, or waiting
-     * to restart. Empty before the first open and after the last close. Never blocks.
+     * to restart. Empty before the first open and after the last close (unless that close
+     * came from one of its own tasks: see <b>Thread safety</b>). Never blocks.
      *
      * @return the tasks, in no particular order
      */

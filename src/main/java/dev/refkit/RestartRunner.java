@@ -1,9 +1,10 @@
 package dev.refkit;
 
-import java.time.Duration;
+import dev.refkit.internal.Wait;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
@@ -23,9 +24,10 @@ import org.slf4j.Logger;
  * the failures since the task began, reset to 0 first by a run that lasted at least the
  * policy's {@code resetAfter}: if the policy gives up on {@code n}, the failure is rethrown
  * (the task's failure); else it is logged (warn, with the name, the attempt number and the
- * exception), the counter is incremented, and the loop sleeps the policy's delay on the run
- * state; a cancel before or during that sleep ends the task with a
- * {@link CancellationException} and no further run.
+ * exception), the counter is incremented, and the loop waits the policy's delay; a cancel
+ * of the run state or of the task (which the owner reports through {@link #wake()}) before
+ * or during that wait ends the task at once with a {@link CancellationException} and no
+ * further run.
  *
  * <p><b>Thread safety.</b> {@link #call()} runs on one thread at a time (the task's);
  * {@link #restarts()} may be read from any thread.
@@ -36,6 +38,8 @@ final class RestartRunner implements Callable<@Nullable Void> {
     private final RunState.ThrowingRunnable body;
     private final RunState runState;
     private final BooleanSupplier taskCancelled;
+    /** The restart delay under way, or null. */
+    private volatile @Nullable Wait delayWait;
     private final Logger log;
     private final AtomicInteger restarts;
     private final LongSupplier clock;
@@ -105,18 +109,43 @@ final class RestartRunner implements Callable<@Nullable Void> {
         }
     }
 
-    /** Sleeps {@code delay} nanoseconds; a cancel before or during it ends the task. */
+    /**
+     * Ends a restart delay under way at once if the task or the run state is cancelled:
+     * for a cancel that wakes nobody by itself (the task's {@code cancel(false)}). Any thread.
+     */
+    void wake() {
+        Wait w = delayWait;
+        if (w != null) {
+            LockSupport.unpark(w.thread());
+        }
+    }
+
+    /**
+     * Waits {@code delay} nanoseconds; a cancel of the run state or the task before or during
+     * it ends the task (the run state's cancel wakes the wait, {@link #wake()} the task's).
+     */
     private void waitToRestart(long delay) throws InterruptedException {
-        boolean slept;
+        Wait w = new Wait() {
+            @Override
+            protected boolean isDone() {
+                return cancelled();
+            }
+        };
+        boolean cancelledMeanwhile;
+        delayWait = w;
+        Registration onCancel = runState.onCancel(rs -> wake());
         try {
-            slept = runState.sleep(Duration.ofNanos(delay));
+            cancelledMeanwhile = w.awaitNanos(delay, this, name, "the restart delay");
         } catch (InterruptedException e) {
             if (cancelled()) {
                 throw cancellation(e);
             }
             throw e;
+        } finally {
+            onCancel.close();
+            delayWait = null;
         }
-        if (!slept || cancelled()) {
+        if (cancelledMeanwhile || cancelled()) {
             throw cancellation(null);
         }
     }

@@ -375,13 +375,14 @@ public final class TaskGroup extends TaskGroupCore implements AutoCloseable {
 
     /**
      * Spawns a restarting task (frequenz's actor restarts): one task across all its runs.
-     * When {@code body} throws, the failure is logged (logger {@code dev.refkit.TaskGroup},
-     * warn, with the task's name and attempt number, the exception attached) and the body
-     * runs again after the delay {@code policy} gives, until the policy gives up: then the
-     * last failure is the task's, and the group's as a {@code spawn} failure would be. A run
-     * that returns ends the task; a cancel during the delay ends it at once,
-     * {@code CANCELLED}, with no further run; a run that throws after a cancel ends it by
-     * the rule of <b>Failures</b>. Never blocks; memory effects as {@code spawn}'s.
+     * When {@code body} throws (an Error too), the failure is logged (logger
+     * {@code dev.refkit.TaskGroup}, warn, with the task's name and attempt number) and the
+     * body runs again after the delay {@code policy} gives, until the policy gives up: then
+     * the last failure is the task's, and the group's as a {@code spawn} failure would be. A
+     * run that returns ends the task; a cancel during the delay (the group's, or the task's,
+     * with or without interrupt) ends it at once, {@code CANCELLED}, with no further run; a
+     * run that throws after a cancel ends it by <b>Failures</b>. Never blocks; memory effects
+     * as {@code spawn}'s.
      *
      * @param name the task's name
      * @param policy when to run the body again

@@ -201,6 +201,7 @@ abstract class TaskGroupCore {
                 runState, taskCancelled, log, restarts);
         GroupTask<@Nullable Void> t = spawnTask(taskName, runner, false, 0L);
         self.set(t);
+        t.addListener(runner::wake, MoreExecutors.directExecutor()); // cancel(false) too
         return t;
     }
 
@@ -258,6 +259,7 @@ abstract class TaskGroupCore {
             failure = e;
         } finally {
             t.bodyEnded();
+            state.leave(memberOf(t)); // out of tasks() before join() can return
         }
         try {
             if (failure == null) {

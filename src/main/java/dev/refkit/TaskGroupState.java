@@ -101,6 +101,15 @@ final class TaskGroupState<T> {
     }
 
     /**
+     * Takes a registered {@code member} out of {@link #members()} and
+     * {@link #forEachMember} now, before its {@link #deregister} (which counts it out);
+     * idempotent.
+     */
+    void leave(MemberList.Member<T> member) {
+        members.remove(member);
+    }
+
+    /**
      * Removes a registered {@code member}, once; wakes the waiters when it was the last (and
      * sweeps the list of members, then nearly empty).
      */

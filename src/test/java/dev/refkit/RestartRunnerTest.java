@@ -231,7 +231,9 @@ final class RestartRunnerTest {
         t.interrupt();
         Throwable e = ended.get();
         assertTrue(e instanceof CancellationException, String.valueOf(e));
-        assertTrue(e.getCause() instanceof InterruptedException, String.valueOf(e.getCause()));
+        // the wait may see the cancel or the interrupt first; an interrupt is the cause
+        assertTrue(e.getCause() == null || e.getCause() instanceof InterruptedException,
+                String.valueOf(e.getCause()));
         assertEquals(1, runs.get());
     }
 }
