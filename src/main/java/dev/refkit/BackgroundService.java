@@ -261,8 +261,8 @@ public abstract class BackgroundService extends MultiOpen {
     /**
      * Waits until every task of this cycle has ended, without cancelling (tasks that end by
      * themselves end the wait), then throws the failures not yet reported, as
-     * {@link #stop()} does. Returns at once before the first open and after the last close.
-     * Interrupts: see the <a href="package-summary.html#interrupts">package
+     * {@link #stop()} does. Returns at once before the first open and after the last close
+     * (but throws if the interrupt flag is set on entry, as every wait does). Interrupts: see the <a href="package-summary.html#interrupts">package
      * documentation</a>; an interrupt ends the wait and changes nothing else.
      *
      * <p><b>Memory consistency effects.</b> The tasks' actions happen-before this returns.
@@ -553,7 +553,10 @@ public abstract class BackgroundService extends MultiOpen {
      * counts against {@code policy}: the next run comes after the policy's delay instead of
      * {@code period}, and when the policy gives up (at once for
      * {@link RestartPolicy#never()}) the schedule ends with that failure, the service's.
-     * The failures before are logged as {@link TaskGroup#spawnRestarting} does.
+     * The failures before are logged as {@link TaskGroup#spawnRestarting} does. Successful
+     * runs in between do not reset the policy's count by themselves; with
+     * {@link RestartPolicy#resetAfter(Duration) resetAfter(healthy)}, a stretch of runs
+     * since the last restart that lasted at least {@code healthy} before its failure does.
      *
      * @param name the service's name, and its task's
      * @param period the delay from a successful run's end to the next run
