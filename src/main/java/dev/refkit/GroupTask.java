@@ -46,6 +46,9 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
 
         /** The task was cancelled before its body began and has ended: called once. */
         void endedUnstarted(GroupTask<?> task);
+
+        /** Spin steps before a wait for the task parks (see {@link WaitList#WaitList(int)}). */
+        int waitSpins();
     }
 
     static final int NEW = 0;
@@ -235,7 +238,7 @@ final class GroupTask<V extends @Nullable Object> extends AbstractFuture<V>
     WaitList joiners() {
         WaitList w = joiners;
         if (w == null) {
-            w = new WaitList();
+            w = new WaitList(owner.waitSpins());
             WaitList witness = (WaitList) JOINERS.compareAndExchange(this, null, w);
             if (witness != null) {
                 w = witness;

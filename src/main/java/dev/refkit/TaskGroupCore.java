@@ -62,6 +62,11 @@ abstract class TaskGroupCore {
         public void endedUnstarted(GroupTask<?> task) {
             state.deregister(memberOf(task));
         }
+
+        @Override
+        public int waitSpins() {
+            return TaskGroupCore.this.waitSpins();
+        }
     };
     /** The outer group's cancel, when the group also has an explicit parent; else null. */
     private final @Nullable Registration outerCancel;
@@ -81,8 +86,8 @@ abstract class TaskGroupCore {
             @Nullable RunState parent) {
         this.name = name;
         this.cancelOnFailure = cancelOnFailure;
-        this.state = new TaskGroupState<>(name);
         this.threads = TaskThreads.create(name, threadFactory);
+        this.state = new TaskGroupState<>(name, waitSpins());
         TaskGroupCore outer = CURRENT.get();
         if (parent != null) {
             runState = parent.child(name);
@@ -126,6 +131,20 @@ abstract class TaskGroupCore {
     static @Nullable TaskGroupCore currentGroup() {
         return CURRENT.get();
     }
+
+    /**
+     * Spin steps before a wait for this group's tasks (its close, a start, a join) parks:
+     * a virtual task, on a carrier already running, often ends or signals within
+     * microseconds, well before a parked waiter would be woken; a new platform thread takes
+     * longer to start than any useful spin, and a spinning waiter would hold the core it is
+     * often placed on, so none then.
+     */
+    private int waitSpins() {
+        return threads.isVirtual() ? VIRTUAL_WAIT_SPINS : 0;
+    }
+
+    /** Tens of µs of {@code Thread.onSpinWait()}: about what a park and wake-up cost here. */
+    private static final int VIRTUAL_WAIT_SPINS = 1 << 11;
 
     /**
      * Runs {@code open} (which builds a group) as if this thread ran no task of any group,

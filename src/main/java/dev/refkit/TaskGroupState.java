@@ -53,7 +53,8 @@ final class TaskGroupState<T> {
     /** Count | flags; changed by CAS. */
     private volatile long word;
     private final MemberList<T> members = new MemberList<>();
-    private final WaitList waiters = new WaitList();
+    /** The closers and joiners. */
+    private final WaitList waiters;
     private final ReentrantLock lock = new ReentrantLock();
     /** The first cancel's reason, or null; written under lock before CANCELLED is set. */
     private volatile @Nullable String reason;
@@ -68,7 +69,16 @@ final class TaskGroupState<T> {
     private final AtomicInteger numbers = new AtomicInteger();
 
     TaskGroupState(String name) {
+        this(name, 0);
+    }
+
+    /**
+     * A state whose waits first spin {@code waitSpins} steps (see
+     * {@link WaitList#WaitList(int)}).
+     */
+    TaskGroupState(String name, int waitSpins) {
         this.name = name;
+        this.waiters = new WaitList(waitSpins);
     }
 
     // ---------------------------------------------------------------- members

@@ -25,6 +25,11 @@ final class GroupTaskTest {
         final AtomicInteger unstarted = new AtomicInteger();
 
         @Override
+        public int waitSpins() {
+            return 64; // the joins in these tests spin a little first, then park
+        }
+
+        @Override
         public void run(GroupTask<?> t) {
             if (t.begin() != GroupTask.BEGIN) {
                 return;

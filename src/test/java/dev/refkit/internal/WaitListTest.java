@@ -24,6 +24,27 @@ final class WaitListTest {
         Thread.interrupted();
     }
 
+    /** A list with spins: a condition that comes true while spinning ends the wait unregistered. */
+    @Test
+    void await_withSpins_conditionTrueWhileSpinning_neverRegistersNorParks() throws Exception {
+        WaitList spinning = new WaitList(100);
+        AtomicInteger calls = new AtomicInteger();
+        AtomicInteger mostWaiting = new AtomicInteger();
+        spinning.await(() -> {
+            mostWaiting.accumulateAndGet(spinning.waiting(), Math::max);
+            return calls.incrementAndGet() >= 10;
+        }, this, "x", "m()");
+        assertEquals(10, calls.get());
+        assertEquals(0, mostWaiting.get()); // without the spins it would register and park
+    }
+
+    @Test
+    void constructor_negativeSpins_refused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new WaitList(-1));
+        assertEquals("spins must not be negative: -1", e.getMessage());
+    }
+
     @Test
     void wakeAll_nobodyWaiting_doesNothing() {
         list.wakeAll();
