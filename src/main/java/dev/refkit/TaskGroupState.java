@@ -132,14 +132,14 @@ final class TaskGroupState<T> {
         }
     }
 
-    /** The members registered and not yet deregistered, a snapshot, oldest first. */
+    /** The members registered and not yet left or deregistered, a snapshot, oldest first. */
     List<T> members() {
         return members.snapshot();
     }
 
     /**
      * Calls {@code action} with each member registered before this call began and not yet
-     * deregistered (one registered or deregistered meanwhile may or may not be seen).
+     * left or deregistered (one registered or deregistered meanwhile may or may not be seen).
      */
     void forEachMember(Consumer<? super T> action) {
         members.forEach(action);
